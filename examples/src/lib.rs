@@ -1,0 +1,1 @@
+//! Runnable t402 examples; see the `[[example]]` targets of this package.

@@ -194,7 +194,8 @@ mod tests {
     #[test]
     fn refuses_non_canonical_text() {
         use AmountError::*;
-        let cases: &[(&str, fn(&AmountError) -> bool)] = &[
+        type Check = fn(&AmountError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, Empty)),
             ("-1", |e| matches!(e, NotDigits(_))),
             ("+1", |e| matches!(e, NotDigits(_))),

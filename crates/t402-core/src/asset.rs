@@ -2,7 +2,7 @@
 //!
 //! The data is the protocol's default table (reference §4.3), identical in the reference SDKs, plus
 //! the legacy v1 USDC table. Look-ups are by network; servers may configure other assets
-//! explicitly with [`AssetAmount`](crate::AssetAmount).
+//! explicitly with [`AssetAmount`].
 
 use serde_json::{Map, Value};
 
@@ -272,11 +272,11 @@ impl AssetInfo {
             self.transfer,
             TransferMethod::Eip3009 | TransferMethod::Permit2 { eip2612: true }
         );
-        if with_domain {
-            if let (Some(name), Some(version)) = (self.eip712_name, self.eip712_version) {
-                extra.insert("name".into(), Value::from(name));
-                extra.insert("version".into(), Value::from(version));
-            }
+        if let (true, Some(name), Some(version)) =
+            (with_domain, self.eip712_name, self.eip712_version)
+        {
+            extra.insert("name".into(), Value::from(name));
+            extra.insert("version".into(), Value::from(version));
         }
         if matches!(self.transfer, TransferMethod::Permit2 { .. }) {
             extra.insert("assetTransferMethod".into(), Value::from("permit2"));

@@ -85,6 +85,7 @@ impl VerifyRequestV1 {
 /// version.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // one per payment; boxing would only add an allocation
 pub enum FacilitatorRequest {
     /// Protocol v2.
     V2(VerifyRequest),

@@ -1,0 +1,66 @@
+//! The `exact` EVM scheme payload (`{signature, authorization}`), to and from JSON.
+
+use alloy_primitives::Bytes;
+use serde::{Deserialize, Serialize};
+use t402_core::JsonObject;
+
+use crate::eip3009::{Authorization, AuthorizationJson};
+use crate::error::PayloadError;
+
+/// The `payload` of an `exact` EIP-3009 payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExactEvmPayload {
+    /// The signature: 65 bytes for an EOA, longer for ERC-1271 and ERC-6492 wallets.
+    pub signature: Bytes,
+    /// What was signed.
+    pub authorization: Authorization,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PayloadJson {
+    signature: String,
+    authorization: AuthorizationJson,
+}
+
+impl ExactEvmPayload {
+    /// A payload from its parts.
+    pub fn new(signature: Bytes, authorization: Authorization) -> Self {
+        Self {
+            signature,
+            authorization,
+        }
+    }
+
+    /// Reads the payload object of a payment.
+    pub fn from_object(payload: &JsonObject) -> Result<Self, PayloadError> {
+        if payload.contains_key("permit2Authorization") {
+            return Err(PayloadError::Permit2);
+        }
+        let json: PayloadJson = serde_json::from_value(serde_json::Value::Object(payload.clone()))
+            .map_err(|err| PayloadError::Shape(err.to_string()))?;
+        let hex = json
+            .signature
+            .strip_prefix("0x")
+            .filter(|h| h.len() % 2 == 0 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or(PayloadError::SignatureHex)?;
+        let signature =
+            alloy_primitives::hex::decode(hex).map_err(|_| PayloadError::SignatureHex)?;
+        Ok(Self {
+            signature: signature.into(),
+            authorization: Authorization::from_json(&json.authorization)?,
+        })
+    }
+
+    /// The payload object as it travels.
+    pub fn to_object(&self) -> JsonObject {
+        let json = PayloadJson {
+            signature: self.signature.to_string(),
+            authorization: self.authorization.to_json(),
+        };
+        match serde_json::to_value(json).expect("payload serializes") {
+            serde_json::Value::Object(object) => object,
+            _ => unreachable!("a struct serializes to an object"),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Signing and offline verification of an EIP-3009 payment, beside the cost of one bare
+//! secp256k1 public-key recovery measured in the same run.
+
+use std::hint::black_box;
+
+use alloy_primitives::{Signature, U256, address, b256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use criterion::{Criterion, criterion_group, criterion_main};
+use t402_core::codec::Codec;
+use t402_core::{PaymentPayload, VerifyRequest};
+use t402_evm::eip3009::{Authorization, token_domain};
+use t402_evm::verify::verify_offline;
+
+/// The x402 v2 spec's `PAYMENT-SIGNATURE` example (its signature is genuine).
+const SPEC_PAYMENT_SIGNATURE: &str = include_str!("spec_payment_signature.b64");
+const SPEC_TIME: u64 = 1_740_672_100;
+
+fn bench(c: &mut Criterion) {
+    let payment: PaymentPayload = Codec::default()
+        .decode_payment_signature(SPEC_PAYMENT_SIGNATURE.trim())
+        .unwrap();
+    let request = VerifyRequest::new(payment.clone(), payment.accepted.requirements().clone());
+    let checked = verify_offline(&request, SPEC_TIME).unwrap();
+    let signature = Signature::from_raw(&checked.payload.signature).unwrap();
+    let digest = checked.digest;
+
+    let mut group = c.benchmark_group("exact_evm");
+    group.bench_function("bare_secp256k1_recovery", |b| {
+        b.iter(|| black_box(&signature).recover_address_from_prehash(black_box(&digest)).unwrap())
+    });
+    group.bench_function("verify_offline", |b| {
+        b.iter(|| verify_offline(black_box(&request), SPEC_TIME).unwrap())
+    });
+
+    let signer: PrivateKeySigner =
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse().unwrap();
+    let domain = token_domain("USDC", "2", 84532, address!("036CbD53842c5426634e7929541eC2318f3dCF7e"));
+    let authorization = Authorization::new(
+        signer.address(),
+        address!("209693Bc6afc0C5328bA36FaF03C514EF312287C"),
+        U256::from(10_000u64),
+        U256::from(1_740_672_089u64),
+        U256::from(1_740_672_154u64),
+        b256!("f3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"),
+    );
+    group.bench_function("bare_secp256k1_sign", |b| {
+        b.iter(|| signer.sign_hash_sync(black_box(&digest)).unwrap())
+    });
+    group.bench_function("sign_authorization", |b| {
+        b.iter(|| {
+            let hash = black_box(&authorization).signing_hash(black_box(&domain));
+            let sig = signer.sign_hash_sync(&hash).unwrap();
+            t402_evm::ExactEvmPayload::new(sig.as_bytes().to_vec().into(), authorization).to_object()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

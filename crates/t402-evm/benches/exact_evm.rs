@@ -27,15 +27,26 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("exact_evm");
     group.bench_function("bare_secp256k1_recovery", |b| {
-        b.iter(|| black_box(&signature).recover_address_from_prehash(black_box(&digest)).unwrap())
+        b.iter(|| {
+            black_box(&signature)
+                .recover_address_from_prehash(black_box(&digest))
+                .unwrap()
+        })
     });
     group.bench_function("verify_offline", |b| {
         b.iter(|| verify_offline(black_box(&request), SPEC_TIME).unwrap())
     });
 
     let signer: PrivateKeySigner =
-        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse().unwrap();
-    let domain = token_domain("USDC", "2", 84532, address!("036CbD53842c5426634e7929541eC2318f3dCF7e"));
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+            .parse()
+            .unwrap();
+    let domain = token_domain(
+        "USDC",
+        "2",
+        84532,
+        address!("036CbD53842c5426634e7929541eC2318f3dCF7e"),
+    );
     let authorization = Authorization::new(
         signer.address(),
         address!("209693Bc6afc0C5328bA36FaF03C514EF312287C"),
@@ -51,7 +62,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let hash = black_box(&authorization).signing_hash(black_box(&domain));
             let sig = signer.sign_hash_sync(&hash).unwrap();
-            t402_evm::ExactEvmPayload::new(sig.as_bytes().to_vec().into(), authorization).to_object()
+            t402_evm::ExactEvmPayload::new(sig.as_bytes().to_vec().into(), authorization)
+                .to_object()
         })
     });
     group.finish();

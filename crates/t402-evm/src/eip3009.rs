@@ -139,37 +139,31 @@ impl Authorization {
     }
 }
 
-fn is_hex_of_len(text: &str, digits: usize) -> bool {
-    text.len() == digits + 2
+/// Parses `0x` followed by exactly `digits` hex digits (any case) into `T`.
+fn parse_fixed_hex<T: std::str::FromStr>(
+    field: &'static str,
+    text: &str,
+    digits: usize,
+) -> Result<T, PayloadError> {
+    let well_formed = text.len() == digits + 2
         && text.starts_with("0x")
-        && text[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        && text[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed
+        .then(|| text.parse().ok())
+        .flatten()
+        .ok_or_else(|| PayloadError::Field {
+            field,
+            value: text.to_owned(),
+        })
 }
 
 /// Parses `0x` + 40 hex digits (any case; the checksum is not required).
 pub fn parse_address(field: &'static str, text: &str) -> Result<Address, PayloadError> {
-    if !is_hex_of_len(text, 40) {
-        return Err(PayloadError::Field {
-            field,
-            value: text.to_owned(),
-        });
-    }
-    text.parse().map_err(|_| PayloadError::Field {
-        field,
-        value: text.to_owned(),
-    })
+    parse_fixed_hex(field, text, 40)
 }
 
 fn parse_b256(field: &'static str, text: &str) -> Result<B256, PayloadError> {
-    if !is_hex_of_len(text, 64) {
-        return Err(PayloadError::Field {
-            field,
-            value: text.to_owned(),
-        });
-    }
-    text.parse().map_err(|_| PayloadError::Field {
-        field,
-        value: text.to_owned(),
-    })
+    parse_fixed_hex(field, text, 64)
 }
 
 fn parse_uint(field: &'static str, text: &str) -> Result<U256, PayloadError> {

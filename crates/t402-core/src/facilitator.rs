@@ -1,5 +1,6 @@
 //! The facilitator interface and an in-process facilitator that dispatches to mechanisms.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -251,15 +252,14 @@ impl LocalFacilitator {
 
     /// The v2 request to hand a mechanism, and the v1 network name to answer with (if v1).
     fn route(
-        &self,
         request: &FacilitatorRequest,
-    ) -> Result<(VerifyRequest, Option<String>), (Reason, String, String)> {
+    ) -> Result<(Cow<'_, VerifyRequest>, Option<String>), (Reason, String, String)> {
         match request {
-            FacilitatorRequest::V2(request) => Ok((request.clone(), None)),
+            FacilitatorRequest::V2(request) => Ok((Cow::Borrowed(request), None)),
             FacilitatorRequest::V1(v1) => {
                 let network = v1.payment_requirements.network.clone();
                 v1.to_v2()
-                    .map(|v2| (v2, Some(network.clone())))
+                    .map(|v2| (Cow::Owned(v2), Some(network.clone())))
                     .map_err(|err| (Reason::InvalidNetwork, err.to_string(), network))
             }
         }
@@ -291,7 +291,7 @@ impl Facilitator for LocalFacilitator {
     ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
         Box::pin(async move {
             let version = request.version();
-            let (v2, _) = match self.route(request) {
+            let (v2, _) = match Self::route(request) {
                 Ok(routed) => routed,
                 Err((reason, message, _)) => {
                     return Ok(VerifyResponse::invalid(reason, None).with_message(message));
@@ -311,7 +311,7 @@ impl Facilitator for LocalFacilitator {
     ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
         Box::pin(async move {
             let version = request.version();
-            let (v2, v1_network) = match self.route(request) {
+            let (v2, v1_network) = match Self::route(request) {
                 Ok(routed) => routed,
                 Err((reason, message, network)) => {
                     return Ok(SettleResponse::failure(reason, network, None).with_message(message));

@@ -107,6 +107,11 @@ impl<F: Facilitator + ?Sized> Facilitator for Arc<F> {
     }
 }
 
+/// A request in v2 form, and the v1 network name to answer with when it came as v1.
+type Routed<'a> = (Cow<'a, VerifyRequest>, Option<String>);
+/// Why a request could not be put in v2 form: reason, message, and the network it named.
+type RouteFailure = (Reason, String, String);
+
 #[derive(Clone)]
 struct Listed {
     version: u32,
@@ -251,9 +256,7 @@ impl LocalFacilitator {
     }
 
     /// The v2 request to hand a mechanism, and the v1 network name to answer with (if v1).
-    fn route(
-        request: &FacilitatorRequest,
-    ) -> Result<(Cow<'_, VerifyRequest>, Option<String>), (Reason, String, String)> {
+    fn route(request: &FacilitatorRequest) -> Result<Routed<'_>, RouteFailure> {
         match request {
             FacilitatorRequest::V2(request) => Ok((Cow::Borrowed(request), None)),
             FacilitatorRequest::V1(v1) => {

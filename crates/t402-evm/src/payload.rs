@@ -17,7 +17,7 @@ pub struct ExactEvmPayload {
     pub authorization: Authorization,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct PayloadJson {
     signature: String,
     authorization: AuthorizationJson,
@@ -37,10 +37,17 @@ impl ExactEvmPayload {
         if payload.contains_key("permit2Authorization") {
             return Err(PayloadError::Permit2);
         }
-        let json: PayloadJson = serde_json::from_value(serde_json::Value::Object(payload.clone()))
+        // Read by reference: verification is a hot path, so the payload object is not cloned.
+        let signature = payload
+            .get("signature")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| PayloadError::Shape("missing string field `signature`".into()))?;
+        let authorization = payload
+            .get("authorization")
+            .ok_or_else(|| PayloadError::Shape("missing field `authorization`".into()))?;
+        let authorization = AuthorizationJson::deserialize(authorization)
             .map_err(|err| PayloadError::Shape(err.to_string()))?;
-        let hex = json
-            .signature
+        let hex = signature
             .strip_prefix("0x")
             .filter(|h| h.len() % 2 == 0 && h.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or(PayloadError::SignatureHex)?;
@@ -48,7 +55,7 @@ impl ExactEvmPayload {
             alloy_primitives::hex::decode(hex).map_err(|_| PayloadError::SignatureHex)?;
         Ok(Self {
             signature: signature.into(),
-            authorization: Authorization::from_json(&json.authorization)?,
+            authorization: Authorization::from_json(&authorization)?,
         })
     }
 

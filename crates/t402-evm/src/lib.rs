@@ -35,9 +35,14 @@
 //! The facilitator's chain-backed steps (simulation, ERC-1271 and ERC-6492 wallets, settlement)
 //! build on [`verify::OfflineVerification`].
 
+pub mod chain;
 pub mod clock;
+pub mod contracts;
+#[cfg(feature = "devnet")]
+pub mod devnet;
 pub mod eip3009;
 pub mod error;
+pub mod facilitator;
 pub mod payload;
 pub mod signature;
 pub mod verify;
@@ -48,5 +53,6 @@ mod server;
 pub use client::{ExactEvmClient, VALID_AFTER_SKEW_SECS};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::PayloadError;
+pub use facilitator::{ExactEvmFacilitator, FacilitatorSigners};
 pub use payload::ExactEvmPayload;
 pub use server::ExactEvmServer;

@@ -69,7 +69,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(reason: Reason, message: impl Into<String>, payer: Option<Address>) -> Self {
+    /// A rejection for `reason`.
+    pub fn new(reason: Reason, message: impl Into<String>, payer: Option<Address>) -> Self {
         Self {
             reason,
             message: message.into(),
@@ -84,8 +85,17 @@ impl Rejection {
     }
 }
 
-/// Runs the offline checks of an `exact` EIP-3009 payment at time `now` (Unix seconds).
+/// Runs the offline checks of an `exact` EIP-3009 payment at time `now` (Unix seconds): steps 1
+/// to 4 ([`check_message`]) then 5 to 8 ([`check_terms`]).
 pub fn verify_offline(request: &VerifyRequest, now: u64) -> Result<OfflineVerification, Rejection> {
+    let checked = check_message(request)?;
+    check_terms(&checked, request, now)?;
+    Ok(checked)
+}
+
+/// Steps 1 to 4: scheme, EIP-712 domain, network, and the signature as far as it can be checked
+/// without a chain (a contract wallet's signature is left to the chain).
+pub fn check_message(request: &VerifyRequest) -> Result<OfflineVerification, Rejection> {
     let accepted = &request.payment_payload.accepted;
     let required = &request.payment_requirements;
 
@@ -129,7 +139,7 @@ pub fn verify_offline(request: &VerifyRequest, now: u64) -> Result<OfflineVerifi
     })?;
     let token = parse_address("asset", &required.asset)
         .map_err(|err| Rejection::new(Reason::InvalidPaymentRequirements, err.to_string(), None))?;
-    let pay_to = parse_address("payTo", &required.pay_to)
+    parse_address("payTo", &required.pay_to)
         .map_err(|err| Rejection::new(Reason::InvalidPaymentRequirements, err.to_string(), None))?;
     let payload =
         ExactEvmPayload::from_object(&request.payment_payload.payload).map_err(|err| {
@@ -139,7 +149,7 @@ pub fn verify_offline(request: &VerifyRequest, now: u64) -> Result<OfflineVerifi
             };
             Rejection::new(reason, err.to_string(), None)
         })?;
-    let auth = payload.authorization;
+    let auth = &payload.authorization;
     let payer = Some(auth.from);
 
     // 4. Signature.
@@ -147,6 +157,28 @@ pub fn verify_offline(request: &VerifyRequest, now: u64) -> Result<OfflineVerifi
     let digest = auth.signing_hash(&domain);
     let signer = check_signature(&payload, &digest)
         .map_err(|message| Rejection::new(Reason::InvalidExactEvmSignature, message, payer))?;
+    Ok(OfflineVerification {
+        payload,
+        chain_id,
+        token,
+        domain,
+        digest,
+        signer,
+    })
+}
+
+/// Steps 5 to 8 at time `now`: recipient, validity window (with one block of slack), exact
+/// amount.
+pub fn check_terms(
+    checked: &OfflineVerification,
+    request: &VerifyRequest,
+    now: u64,
+) -> Result<(), Rejection> {
+    let required = &request.payment_requirements;
+    let auth = &checked.payload.authorization;
+    let payer = Some(auth.from);
+    let pay_to = parse_address("payTo", &required.pay_to)
+        .map_err(|err| Rejection::new(Reason::InvalidPaymentRequirements, err.to_string(), None))?;
     // 5. Recipient.
     if auth.to != pay_to {
         return Err(Rejection::new(
@@ -191,14 +223,7 @@ pub fn verify_offline(request: &VerifyRequest, now: u64) -> Result<OfflineVerifi
             payer,
         ));
     }
-    Ok(OfflineVerification {
-        payload,
-        chain_id,
-        token,
-        domain,
-        digest,
-        signer,
-    })
+    Ok(())
 }
 
 /// Step 4: a 65-byte signature must recover to `from`; anything longer (or ERC-6492 wrapped) is a

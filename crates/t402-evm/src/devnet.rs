@@ -44,8 +44,12 @@ pub const DEVNET_DEPLOYER: Address = address!("0xf39Fd6e51aad88F6F4ce6aB8827279c
 /// The base fee of every devnet block, in wei per gas.
 pub const DEVNET_BASE_FEE: u64 = 1_000_000_000;
 
-/// Gas limit of devnet blocks and of read-only calls.
+/// Gas limit of devnet blocks.
 const BLOCK_GAS_LIMIT: u64 = 30_000_000;
+
+/// Gas limit of read-only calls and unsigned system transactions (the per-transaction cap of
+/// EIP-7825).
+const TX_GAS_LIMIT: u64 = 1 << 24;
 
 /// The devnet's state: accounts, storage, blocks mined so far and their receipts.
 struct DevnetState {
@@ -175,7 +179,7 @@ impl Devnet {
             caller: from,
             kind: to.map_or(TxKind::Create, TxKind::Call),
             data: data.into(),
-            gas_limit: BLOCK_GAS_LIMIT,
+            gas_limit: TX_GAS_LIMIT,
             gas_price: 0,
             nonce,
             chain_id: Some(self.chain_id),
@@ -326,7 +330,7 @@ impl Devnet {
             caller: call.from.unwrap_or(Address::ZERO),
             kind: TxKind::Call(call.to),
             data: call.data.clone(),
-            gas_limit: BLOCK_GAS_LIMIT,
+            gas_limit: TX_GAS_LIMIT,
             gas_price: 0,
             chain_id: Some(self.chain_id),
             ..TxEnv::default()

@@ -18,6 +18,16 @@ pub struct Erc6492Deployment {
     pub factory_calldata: Bytes,
 }
 
+impl Erc6492Deployment {
+    /// Deployment by calling `factory` with `factory_calldata`.
+    pub fn new(factory: Address, factory_calldata: impl Into<Bytes>) -> Self {
+        Self {
+            factory,
+            factory_calldata: factory_calldata.into(),
+        }
+    }
+}
+
 /// A signature with any ERC-6492 wrapper taken off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

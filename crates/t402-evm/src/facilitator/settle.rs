@@ -52,7 +52,7 @@ impl Answer<'_> {
         response
     }
 
-    fn from_receipt(&self, receipt: &TxReceipt) -> SettleResponse {
+    fn of_receipt(&self, receipt: &TxReceipt) -> SettleResponse {
         if receipt.success {
             SettleResponse::success(
                 receipt.transaction_hash.to_string(),
@@ -127,7 +127,7 @@ async fn settle_inner(
         return match facilitator.chain.receipt(hash).await {
             Ok(Some(receipt)) => {
                 forget_pending(facilitator, &key);
-                answer.from_receipt(&receipt)
+                answer.of_receipt(&receipt)
             }
             Ok(None) => answer.failure_after_send(
                 Reason::DuplicateSettlement,
@@ -206,9 +206,9 @@ async fn settle_inner(
             } else {
                 warn!(transaction = %receipt.transaction_hash, "settlement reverted");
             }
-            answer.from_receipt(&receipt)
+            answer.of_receipt(&receipt)
         }
-        Err(Unsettled::NotSent(response)) => response,
+        Err(Unsettled::NotSent(response)) => *response,
         Err(Unsettled::NoReceipt(hash, message)) => {
             facilitator
                 .pending
@@ -240,7 +240,7 @@ fn stripe_of(payer: Address) -> usize {
 /// Why no successful receipt came back.
 enum Unsettled {
     /// Nothing was sent; the answer says why.
-    NotSent(SettleResponse),
+    NotSent(Box<SettleResponse>),
     /// Sent, but no receipt before the deadline.
     NoReceipt(B256, String),
 }
@@ -258,22 +258,22 @@ async fn send_and_wait(
     let gas = match chain.estimate_gas(estimate).await {
         Ok(gas) => gas + gas * facilitator.gas_headroom_percent / 100,
         Err(ChainError::Reverted { message, .. }) => {
-            return Err(Unsettled::NotSent(
+            return Err(Unsettled::NotSent(Box::new(
                 answer.failure(reason_for_failure(&message), message),
-            ));
+            )));
         }
         Err(err) => {
-            return Err(Unsettled::NotSent(answer.failure(
+            return Err(Unsettled::NotSent(Box::new(answer.failure(
                 Reason::InvalidExactEvmFailedToExecuteTransfer,
                 format!("gas estimation failed: {err}"),
-            )));
+            ))));
         }
     };
     let fees = chain.fees().await.map_err(|err| {
-        Unsettled::NotSent(answer.failure(
+        Unsettled::NotSent(Box::new(answer.failure(
             Reason::InvalidExactEvmFailedToExecuteTransfer,
             format!("fees could not be read: {err}"),
-        ))
+        )))
     })?;
     let sent = facilitator
         .signers
@@ -287,7 +287,7 @@ async fn send_and_wait(
                 }
                 specific => specific,
             };
-            Unsettled::NotSent(answer.failure(reason, message))
+            Unsettled::NotSent(Box::new(answer.failure(reason, message)))
         })?;
     wait_for_receipt(facilitator, sent.hash).await
 }

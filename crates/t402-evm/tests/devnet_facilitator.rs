@@ -237,22 +237,7 @@ async fn signature_for_another_chain_id() {
 async fn high_s_signature_is_refused() {
     let world = World::new();
     let mut request = world.payment().await;
-    let signature: Bytes = request.payment_payload.payload["signature"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    // The same signature with s' = n - s and the other parity: it recovers the same signer.
-    let n = U256::from_str_radix(
-        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
-        16,
-    )
-    .unwrap();
-    let s = U256::from_be_slice(&signature[32..64]);
-    let mut malleated = signature.to_vec();
-    malleated[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
-    malleated[64] = if signature[64] == 27 { 28 } else { 27 };
-    request.payment_payload.payload["signature"] = json!(Bytes::from(malleated).to_string());
+    use_high_s(&mut request);
     let response = verify(&world.facilitator(), &request).await;
     assert_invalid(&response, Reason::InvalidExactEvmSignature);
     assert!(response.invalid_message.unwrap().contains("high-s"));

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod anvil;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -98,6 +100,32 @@ pub fn request_with(
         PaymentPayload::new(requirements.clone().into(), payload),
         requirements.clone(),
     )
+}
+
+/// The same ECDSA signature with `s' = n - s` and the other parity: it recovers the same signer
+/// but is the malleable (high-s) twin that must be refused.
+pub fn high_s_twin(signature: &Bytes) -> Bytes {
+    let n = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let s = U256::from_be_slice(&signature[32..64]);
+    let mut twin = signature.to_vec();
+    twin[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
+    twin[64] = if signature[64] == 27 { 28 } else { 27 };
+    twin.into()
+}
+
+/// Replaces the payload's signature by its high-s twin.
+pub fn use_high_s(request: &mut VerifyRequest) {
+    let signature: Bytes = request.payment_payload.payload["signature"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    request.payment_payload.payload["signature"] =
+        serde_json::Value::String(high_s_twin(&signature).to_string());
 }
 
 /// A real chain with faults a test switches on.

@@ -1,0 +1,124 @@
+//! A real anvil node per test: spawned from the npm package on 127.0.0.1 with `--port 0`, its
+//! port read from its output, killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use serde_json::json;
+use t402_evm::chain::{EvmChain, RpcChain, TxReceipt};
+
+/// anvil's first dev account (unlocked on every anvil).
+pub const DEV_ACCOUNT: Address =
+    alloy_primitives::address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+
+/// anvil's chain id.
+pub const ANVIL_CHAIN: u64 = 31337;
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A running anvil.
+pub struct Anvil {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// A JSON-RPC backend on it.
+    pub chain: RpcChain,
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Anvil {
+    /// Starts anvil, or `None` when it is not installed and `T402_SKIP_EXTERNAL` is set.
+    pub async fn start() -> Option<Self> {
+        let binary = workspace_root().join("node_modules/.bin/anvil");
+        if !binary.exists() {
+            if std::env::var_os("T402_SKIP_EXTERNAL").is_some() {
+                eprintln!("skipped: anvil is not installed (T402_SKIP_EXTERNAL is set)");
+                return None;
+            }
+            panic!(
+                "anvil is not installed: run `npm ci` at the repository root (scripts/test does)"
+            );
+        }
+        let mut child = Command::new(&binary)
+            .args(["--host", "127.0.0.1", "--port", "0", "--chain-id", "31337"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("anvil starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Keep reading to the end so anvil never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.trim().strip_prefix("Listening on ") {
+                    let _ = tx.send(address.to_string());
+                }
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("anvil prints its address");
+        let url = format!("http://{address}");
+        let chain = RpcChain::connect(&url, Some(ANVIL_CHAIN))
+            .await
+            .expect("anvil answers");
+        Some(Self { child, url, chain })
+    }
+
+    /// Sends a transaction from an unlocked account and returns its receipt.
+    pub async fn send_as(&self, from: Address, to: Option<Address>, data: Bytes) -> TxReceipt {
+        let mut tx = json!({"from": from, "data": data, "gas": "0xf42400"});
+        if let Some(to) = to {
+            tx["to"] = json!(to);
+        }
+        let hash = self
+            .chain
+            .raw_request("eth_sendTransaction", json!([tx]))
+            .await
+            .expect("anvil accepts the transaction");
+        let hash: B256 = serde_json::from_value(hash).unwrap();
+        for _ in 0..200 {
+            if let Some(receipt) = self.chain.receipt(hash).await.unwrap() {
+                return receipt;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no receipt for {hash}");
+    }
+
+    /// Deploys `code` from the dev account.
+    pub async fn deploy(&self, code: Bytes) -> Address {
+        let receipt = self.send_as(DEV_ACCOUNT, None, code).await;
+        assert!(receipt.success, "deployment reverted");
+        receipt.contract_address.unwrap()
+    }
+
+    /// Installs `code` at `address`.
+    pub async fn set_code(&self, address: Address, code: Bytes) {
+        self.chain
+            .raw_request("anvil_setCode", json!([address, code]))
+            .await
+            .unwrap();
+    }
+
+    /// Sets the native balance of `address`.
+    pub async fn set_balance(&self, address: Address, wei: U256) {
+        self.chain
+            .raw_request("anvil_setBalance", json!([address, wei]))
+            .await
+            .unwrap();
+    }
+}

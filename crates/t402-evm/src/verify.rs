@@ -212,10 +212,11 @@ pub fn check_terms(
             payer,
         ));
     }
-    // 8. Exact amount.
+    // 8. Exact amount. The reason is the one the reference facilitators emit today (`@x402/evm`
+    // 2.27 and Go); older TypeScript releases said `invalid_exact_evm_authorization_value`.
     if auth.value != required.amount.as_u256() {
         return Err(Rejection::new(
-            Reason::InvalidExactEvmAuthorizationValue,
+            Reason::InvalidExactEvmPayloadAuthorizationValueMismatch,
             format!(
                 "authorization is for {}, requirements ask for {}",
                 auth.value, required.amount

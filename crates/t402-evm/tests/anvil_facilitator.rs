@@ -247,7 +247,7 @@ async fn each_crafted_refusal_gives_its_reason() {
         (
             "wrong amount",
             wrong_amount,
-            Reason::InvalidExactEvmAuthorizationValue,
+            Reason::InvalidExactEvmPayloadAuthorizationValueMismatch,
         ),
         ("high-s signature", high_s, Reason::InvalidExactEvmSignature),
     ] {

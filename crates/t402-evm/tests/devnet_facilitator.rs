@@ -298,7 +298,7 @@ async fn amount_differs_from_requirements() {
     request.payment_requirements.amount = 20_000u64.into();
     assert_invalid(
         &verify(&world.facilitator(), &request).await,
-        Reason::InvalidExactEvmAuthorizationValue,
+        Reason::InvalidExactEvmPayloadAuthorizationValueMismatch,
     );
 }
 

@@ -307,7 +307,10 @@ async fn every_offline_reason_is_reachable() {
     assert_eq!(r.reason, Reason::InvalidExactEvmRecipientMismatch);
 
     let r = refusal(|r| r.payment_requirements.amount = 10_001u64.into()).await;
-    assert_eq!(r.reason, Reason::InvalidExactEvmAuthorizationValue);
+    assert_eq!(
+        r.reason,
+        Reason::InvalidExactEvmPayloadAuthorizationValueMismatch
+    );
 
     let r = refusal(|r| {
         r.payment_payload

@@ -1,0 +1,46 @@
+// Runs the reference x402 EVM implementation (@x402/evm, pinned in package-lock.json) for the
+// interop tests of t402-evm. Reads one JSON command on stdin, writes one JSON answer on stdout.
+//
+//   {"command": "sign", "privateKey": "0x…", "requirements": {…}}
+//       → the PaymentPayload (v2) the reference client signs for the requirements
+//   {"command": "facilitate", "rpcUrl": "http://…", "privateKey": "0x…",
+//    "payment": {…}, "requirements": {…}}
+//       → {"verify": VerifyResponse, "settle": SettleResponse} from the reference facilitator
+import { ExactEvmScheme as ExactEvmClient } from "@x402/evm/exact/client";
+import { ExactEvmScheme as ExactEvmFacilitator } from "@x402/evm/exact/facilitator";
+import { toFacilitatorEvmSigner } from "@x402/evm";
+import { createWalletClient, defineChain, http, publicActions } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+const input = JSON.parse(await new Promise((resolve, reject) => {
+  let text = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (chunk) => (text += chunk));
+  process.stdin.on("end", () => resolve(text));
+  process.stdin.on("error", reject);
+}));
+
+const account = privateKeyToAccount(input.privateKey);
+let output;
+if (input.command === "sign") {
+  const client = new ExactEvmClient(account);
+  const result = await client.createPaymentPayload(2, input.requirements);
+  output = { x402Version: 2, accepted: input.requirements, payload: result.payload };
+} else if (input.command === "facilitate") {
+  const chainId = Number(input.requirements.network.split(":")[1]);
+  const chain = defineChain({
+    id: chainId,
+    name: `eip155:${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [input.rpcUrl] } },
+  });
+  const wallet = createWalletClient({ account, chain, transport: http(input.rpcUrl) }).extend(publicActions);
+  const signer = toFacilitatorEvmSigner({ ...wallet, address: account.address });
+  const facilitator = new ExactEvmFacilitator(signer);
+  const verify = await facilitator.verify(input.payment, input.requirements);
+  const settle = await facilitator.settle(input.payment, input.requirements);
+  output = { verify, settle };
+} else {
+  throw new Error(`unknown command ${input.command}`);
+}
+process.stdout.write(JSON.stringify(output, (_, v) => (typeof v === "bigint" ? v.toString() : v)));

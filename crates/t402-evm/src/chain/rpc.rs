@@ -261,6 +261,46 @@ mod tests {
         assert!(!shown.contains("SECRET"), "{shown}");
     }
 
+    /// A node that accepts connections and never answers.
+    fn silent_node() -> (std::net::TcpListener, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (listener, format!("127.0.0.1:{port}"))
+    }
+
+    #[tokio::test]
+    async fn a_silent_node_times_out() {
+        let (_listener, address) = silent_node();
+        let chain = RpcChain::new(&format!("http://{address}"), 1)
+            .unwrap()
+            .with_timeout(Duration::from_millis(200));
+        let err = chain.code(Address::ZERO).await.unwrap_err();
+        assert!(matches!(err, ChainError::Timeout(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn https_goes_through_tls() {
+        // A plain-TCP peer that answers garbage: the TLS handshake fails, which shows the https
+        // URL was handled by the TLS connector rather than refused.
+        let (listener, address) = silent_node();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            if let Ok((mut stream, _)) = listener.accept() {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n\r\nnot tls");
+            }
+        });
+        let chain = RpcChain::new(&format!("https://{address}"), 1)
+            .unwrap()
+            .with_timeout(Duration::from_secs(5));
+        let err = chain.code(Address::ZERO).await.unwrap_err();
+        let text = format!("{err:?}").to_ascii_lowercase();
+        assert!(matches!(err, ChainError::Transport { .. }), "{err:?}");
+        assert!(
+            text.contains("invalidmessage"),
+            "not a TLS record error: {text}"
+        );
+    }
+
     #[test]
     fn only_http_and_https_urls() {
         assert!(RpcChain::new("ws://127.0.0.1:8545", 1).is_err());

@@ -6,7 +6,8 @@
 //! - [`ExactEvmServer`]: turns `"$0.01"` into an amount of the network's default token;
 //! - [`verify::verify_offline`]: every check of a payment that needs no chain, in the reference
 //!   facilitator's order with its reason strings (scheme, EIP-712 domain, network, signature with
-//!   high-s refused, recipient, validity window, exact amount).
+//!   high-s refused, recipient, validity window, exact amount);
+//! - [`ExactEvmFacilitator`]: verification and settlement on a chain.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -32,8 +33,10 @@
 //! # use t402_evm::Clock;
 //! ```
 //!
-//! The facilitator's chain-backed steps (simulation, ERC-1271 and ERC-6492 wallets, settlement)
-//! build on [`verify::OfflineVerification`].
+//! The facilitator side is [`ExactEvmFacilitator`]: the same checks with the chain's help
+//! (ERC-1271 and ERC-6492 wallets, simulation and its diagnosis) and settlement with
+//! [`FacilitatorSigners`], through an [`chain::EvmChain`] backend: [`chain::RpcChain`]
+//! (JSON-RPC) or, with the `devnet` feature, `devnet::Devnet` (an in-process revm chain).
 
 pub mod chain;
 pub mod clock;

@@ -1,1 +1,72 @@
-//! placeholder
+//! # t402-server
+//!
+//! Puts HTTP routes behind a price, for any tower stack (axum, hyper, tonic's HTTP side), and
+//! serves a facilitator over HTTP.
+//!
+//! - [`PaymentLayer`]: a tower layer configured with priced routes. A request without payment
+//!   gets 402 with a `PAYMENT-REQUIRED` challenge (an HTML page for browsers); a paid request is
+//!   verified by the facilitator, the handler runs, and the payment is settled before its
+//!   response is released with `PAYMENT-RESPONSE`. Unpriced routes pass straight through.
+//! - [`facilitator`]: facilitator clients: [`HttpFacilitator`](facilitator::HttpFacilitator)
+//!   (timeouts, retries where safe, auth headers), any in-process
+//!   [`Facilitator`](t402_core::Facilitator), and several with precedence.
+//! - [`facilitator_router`]: the facilitator HTTP service (`/verify`, `/settle`, `/supported`,
+//!   `/health`) over any `Facilitator`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use t402_core::{Network, NetworkPattern, Price};
+//! use t402_server::{PaymentLayer, PaymentOption, Route, facilitator::HttpFacilitator};
+//!
+//! let payments = PaymentLayer::builder()
+//!     .facilitator(HttpFacilitator::new("https://facilitator.example")?)
+//!     .mechanism(NetworkPattern::parse("eip155:*")?, Arc::new(t402_evm::ExactEvmServer))
+//!     .route(
+//!         "GET /weather",
+//!         Route::new(PaymentOption::exact(
+//!             Network::parse("eip155:84532")?,
+//!             Price::money("$0.001")?,
+//!             "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+//!         ))
+//!         .description("Today's weather"),
+//!     )
+//!     .build_and_initialize()
+//!     .await?;
+//! let app: Router = Router::new()
+//!     .route("/weather", get(|| async { "sunny" }))
+//!     .route("/health", get(|| async { "ok" }))
+//!     .layer(payments);
+//! # let _ = app; Ok(()) }
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod facilitator;
+pub mod facilitator_service;
+pub mod hooks;
+pub mod paywall;
+pub mod route;
+
+mod flow;
+mod layer;
+mod requirements;
+mod response;
+mod service;
+
+pub use config::{Dynamic, PaymentOption, Route, SettleMode};
+pub use error::ConfigError;
+pub use facilitator_service::{facilitator_router, facilitator_router_with_limit};
+pub use hooks::{
+    HookDecision, NoHooks, PaymentEvent, PaymentFailure, PaymentHooks, SettlementAmount,
+    VerifiedPayment,
+};
+pub use layer::{PaymentLayer, PaymentLayerBuilder};
+pub use paywall::Paywall;
+pub use response::SETTLEMENT_OVERRIDES_HEADER;
+pub use service::{PaymentFuture, PaymentService};
+
+/// The body of every response the layer returns.
+pub type PaymentBody =
+    http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, t402_core::mechanism::BoxError>;

@@ -1,0 +1,102 @@
+//! The facilitator HTTP service: `POST /verify`, `POST /settle`, `GET /supported`, `GET /health`,
+//! serving any [`Facilitator`].
+//!
+//! Failed checks are answered 200 with `isValid: false` / `success: false` and a reason; a body
+//! that is not a request is 400 `{"error": …}`; a facilitator that cannot do its work (chain node
+//! down) is 503, or 504 when it ran out of time.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use t402_core::json::from_slice_strict;
+use t402_core::wire::FacilitatorRequest;
+use t402_core::{Facilitator, FacilitatorError, Reason};
+
+/// The default limit on request bodies.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// The routes of the facilitator service over `facilitator`, with the default body limit.
+pub fn facilitator_router(facilitator: Arc<dyn Facilitator>) -> Router {
+    facilitator_router_with_limit(facilitator, DEFAULT_MAX_REQUEST_BYTES)
+}
+
+/// The routes of the facilitator service with a body limit of `max_request_bytes`.
+pub fn facilitator_router_with_limit(
+    facilitator: Arc<dyn Facilitator>,
+    max_request_bytes: usize,
+) -> Router {
+    Router::new()
+        .route("/verify", post(verify))
+        .route("/settle", post(settle))
+        .route("/supported", get(supported))
+        .route("/health", get(health))
+        .layer(DefaultBodyLimit::max(max_request_bytes))
+        .with_state(facilitator)
+}
+
+fn error(status: StatusCode, reason: &Reason, message: &str) -> Response {
+    let mut body = json!({"error": format!("{}: {message}", reason.as_str())});
+    if let Some(code) = reason.code() {
+        body["code"] = json!(code.to_string());
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// Reads a request body; the error is the message of a 400.
+fn read_request(body: &Bytes) -> Result<FacilitatorRequest, String> {
+    let value: Value = from_slice_strict(body).map_err(|err| err.to_string())?;
+    FacilitatorRequest::from_json(value).map_err(|err| err.to_string())
+}
+
+fn bad_request(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, &Reason::InvalidPayload, message)
+}
+
+fn failure(err: &FacilitatorError) -> Response {
+    let status = match err {
+        FacilitatorError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+        FacilitatorError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    tracing::warn!(error = %err, "facilitator request failed");
+    error(status, &err.reason(), &err.to_string())
+}
+
+async fn verify(State(facilitator): State<Arc<dyn Facilitator>>, body: Bytes) -> Response {
+    let request = match read_request(&body) {
+        Ok(request) => request,
+        Err(message) => return bad_request(&message),
+    };
+    match facilitator.verify(&request).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(err) => failure(&err),
+    }
+}
+
+async fn settle(State(facilitator): State<Arc<dyn Facilitator>>, body: Bytes) -> Response {
+    let request = match read_request(&body) {
+        Ok(request) => request,
+        Err(message) => return bad_request(&message),
+    };
+    match facilitator.settle(&request).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(err) => failure(&err),
+    }
+}
+
+async fn supported(State(facilitator): State<Arc<dyn Facilitator>>) -> Response {
+    match facilitator.supported().await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(err) => failure(&err),
+    }
+}
+
+async fn health() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}

@@ -6,7 +6,11 @@
 //   {"command": "facilitate", "rpcUrl": "http://…", "privateKey": "0x…",
 //    "payment": {…}, "requirements": {…}}
 //       → {"verify": VerifyResponse, "settle": SettleResponse} from the reference facilitator
-import { ExactEvmScheme as ExactEvmClient } from "@x402/evm/exact/client";
+//   {"command": "fetch", "url": "http://…", "privateKey": "0x…"}
+//       → {"status", "body", "paymentResponse"}: the reference fetch client (@x402/fetch) paying
+//         for the URL
+import { ExactEvmScheme as ExactEvmClient, registerExactEvmScheme } from "@x402/evm/exact/client";
+import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import { ExactEvmScheme as ExactEvmFacilitator } from "@x402/evm/exact/facilitator";
 import { toFacilitatorEvmSigner } from "@x402/evm";
 import { createWalletClient, defineChain, http, publicActions } from "viem";
@@ -40,6 +44,17 @@ if (input.command === "sign") {
   const verify = await facilitator.verify(input.payment, input.requirements);
   const settle = await facilitator.settle(input.payment, input.requirements);
   output = { verify, settle };
+} else if (input.command === "fetch") {
+  const client = new x402Client();
+  registerExactEvmScheme(client, { signer: account });
+  const fetchWithPayment = wrapFetchWithPayment(fetch, client);
+  const response = await fetchWithPayment(input.url);
+  const header = response.headers.get("PAYMENT-RESPONSE");
+  output = {
+    status: response.status,
+    body: await response.text(),
+    paymentResponse: header ? decodePaymentResponseHeader(header) : null,
+  };
 } else {
   throw new Error(`unknown command ${input.command}`);
 }

@@ -38,6 +38,8 @@
 //! [`FacilitatorSigners`], through an [`chain::EvmChain`] backend: [`chain::RpcChain`]
 //! (JSON-RPC) or, with the `devnet` feature, `devnet::Devnet` (an in-process revm chain).
 
+#[cfg(feature = "anvil")]
+pub mod anvil;
 pub mod chain;
 pub mod clock;
 pub mod contracts;

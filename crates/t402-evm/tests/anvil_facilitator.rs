@@ -9,14 +9,12 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256, U256, address};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolConstructor};
-use common::anvil::{ANVIL_CHAIN, Anvil, DEV_ACCOUNT};
+use alloy_sol_types::SolConstructor;
 use common::*;
 use t402_core::{PaymentPayload, PaymentRequirements, Reason, VerifyRequest, VerifyResponse};
+use t402_evm::anvil::{ANVIL_CHAIN, Anvil, DEV_ACCOUNT};
 use t402_evm::chain::EvmChain;
-use t402_evm::contracts::{
-    IEip3009Token, IT402TestToken, IT402TestWallet, MULTICALL3, TestContract,
-};
+use t402_evm::contracts::{IEip3009Token, IT402TestToken, IT402TestWallet, TestContract};
 use t402_evm::{ExactEvmFacilitator, FacilitatorSigners, ManualClock, SystemClock};
 
 const NAME: &str = "USD Coin";
@@ -32,20 +30,11 @@ struct Setup {
 impl Setup {
     async fn start() -> Option<Self> {
         let anvil = Anvil::start().await?;
-        anvil
-            .set_code(MULTICALL3, TestContract::Multicall.runtime_code())
-            .await;
-        let mut code = TestContract::Token.creation_code().to_vec();
-        code.extend(
-            IT402TestToken::constructorCall {
-                name: NAME.into(),
-                version: VERSION.into(),
-                symbol: "USDC".into(),
-                decimals: 6,
-            }
-            .abi_encode(),
+        anvil.install_multicall3().await;
+        assert_eq!(
+            anvil.deploy_test_token(NAME, VERSION, "USDC", 6).await,
+            TOKEN
         );
-        assert_eq!(anvil.deploy(code.into()).await, TOKEN);
         Some(Self {
             anvil,
             pay_to: Address::random(),
@@ -53,15 +42,7 @@ impl Setup {
     }
 
     async fn mint(&self, to: Address, amount: u64) {
-        let call = IT402TestToken::mintCall {
-            to,
-            value: U256::from(amount),
-        };
-        let receipt = self
-            .anvil
-            .send_as(DEV_ACCOUNT, Some(TOKEN), call.abi_encode().into())
-            .await;
-        assert!(receipt.success);
+        self.anvil.mint(TOKEN, to, U256::from(amount)).await;
     }
 
     async fn balance(&self, who: Address) -> U256 {

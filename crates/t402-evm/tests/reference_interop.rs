@@ -11,14 +11,17 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, U256, address};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolConstructor};
-use common::anvil::{ANVIL_CHAIN, Anvil, DEV_ACCOUNT, workspace_root};
 use common::*;
 use serde_json::{Value, json};
 use t402_core::{PaymentPayload, VerifyRequest};
+use t402_evm::anvil::{ANVIL_CHAIN, Anvil};
 use t402_evm::chain::call_typed;
-use t402_evm::contracts::{IEip3009Token, IT402TestToken, MULTICALL3, TestContract};
+use t402_evm::contracts::IEip3009Token;
 use t402_evm::{ExactEvmFacilitator, FacilitatorSigners, SystemClock};
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 const TOKEN: Address = address!("0x5FbDB2315678afecb367f032d93F642f64180aa3");
 
@@ -67,34 +70,16 @@ async fn chain_with_token() -> Option<Anvil> {
         return None;
     }
     let anvil = Anvil::start().await?;
-    anvil
-        .set_code(MULTICALL3, TestContract::Multicall.runtime_code())
-        .await;
-    let mut code = TestContract::Token.creation_code().to_vec();
-    code.extend(
-        IT402TestToken::constructorCall {
-            name: "USD Coin".into(),
-            version: "2".into(),
-            symbol: "USDC".into(),
-            decimals: 6,
-        }
-        .abi_encode(),
+    anvil.install_multicall3().await;
+    assert_eq!(
+        anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await,
+        TOKEN
     );
-    assert_eq!(anvil.deploy(code.into()).await, TOKEN);
     Some(anvil)
 }
 
 async fn mint(anvil: &Anvil, to: Address) {
-    let call = IT402TestToken::mintCall {
-        to,
-        value: U256::from(1_000_000u64),
-    };
-    assert!(
-        anvil
-            .send_as(DEV_ACCOUNT, Some(TOKEN), call.abi_encode().into())
-            .await
-            .success
-    );
+    anvil.mint(TOKEN, to, U256::from(1_000_000u64)).await;
 }
 
 async fn balance(anvil: &Anvil, who: Address) -> U256 {

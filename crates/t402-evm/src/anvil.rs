@@ -1,5 +1,8 @@
-//! A real anvil node per test: spawned from the npm package on 127.0.0.1 with `--port 0`, its
-//! port read from its output, killed on drop.
+//! A real anvil node for tests (feature `anvil`): spawned on 127.0.0.1 with `--port 0`, its port
+//! read from its output, killed on drop.
+//!
+//! The binary is looked up in `T402_ANVIL`, then `node_modules/.bin/anvil` in the working
+//! directory and its ancestors (the repository pins it in `package-lock.json`), then `PATH`.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -9,7 +12,8 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use serde_json::json;
-use t402_evm::chain::{EvmChain, RpcChain, TxReceipt};
+
+use crate::chain::{EvmChain, RpcChain, TxReceipt};
 
 /// anvil's first dev account (unlocked on every anvil).
 pub const DEV_ACCOUNT: Address =
@@ -18,18 +22,38 @@ pub const DEV_ACCOUNT: Address =
 /// anvil's chain id.
 pub const ANVIL_CHAIN: u64 = 31337;
 
-/// The repository root.
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// Where the anvil binary is, if anywhere.
+pub fn find_anvil() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("T402_ANVIL") {
+        return Some(PathBuf::from(path));
+    }
+    let start = std::env::current_dir().ok()?;
+    for dir in start.ancestors() {
+        let candidate = dir.join("node_modules/.bin/anvil");
+        if candidate.exists() {
+            return Some(candidate);
+        }
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("anvil"))
+            .find(|candidate| candidate.exists())
+    })
 }
 
-/// A running anvil.
+/// A running anvil, killed on drop.
 pub struct Anvil {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     /// A JSON-RPC backend on it.
     pub chain: RpcChain,
+}
+
+impl std::fmt::Debug for Anvil {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Anvil").field("url", &self.url).finish()
+    }
 }
 
 impl Drop for Anvil {
@@ -40,10 +64,15 @@ impl Drop for Anvil {
 }
 
 impl Anvil {
-    /// Starts anvil, or `None` when it is not installed and `T402_SKIP_EXTERNAL` is set.
+    /// Starts anvil for a test, or `None` when it is not installed and `T402_SKIP_EXTERNAL` is
+    /// set.
+    ///
+    /// # Panics
+    ///
+    /// When anvil is missing (naming the setup command) or does not start: this is a test
+    /// helper.
     pub async fn start() -> Option<Self> {
-        let binary = workspace_root().join("node_modules/.bin/anvil");
-        if !binary.exists() {
+        let Some(binary) = find_anvil() else {
             if std::env::var_os("T402_SKIP_EXTERNAL").is_some() {
                 eprintln!("skipped: anvil is not installed (T402_SKIP_EXTERNAL is set)");
                 return None;
@@ -51,14 +80,14 @@ impl Anvil {
             panic!(
                 "anvil is not installed: run `npm ci` at the repository root (scripts/test does)"
             );
-        }
+        };
         let mut child = Command::new(&binary)
             .args(["--host", "127.0.0.1", "--port", "0", "--chain-id", "31337"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("anvil starts");
-        let stdout = child.stdout.take().unwrap();
+        let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             // Keep reading to the end so anvil never blocks on a full pipe.
@@ -120,5 +149,49 @@ impl Anvil {
             .raw_request("anvil_setBalance", json!([address, wei]))
             .await
             .unwrap();
+    }
+
+    /// Installs Multicall3 (the test contracts' `tryAggregate`) at its canonical address.
+    pub async fn install_multicall3(&self) {
+        self.set_code(
+            crate::contracts::MULTICALL3,
+            crate::contracts::TestContract::Multicall.runtime_code(),
+        )
+        .await;
+    }
+
+    /// Deploys the test token from the dev account (the first deployment of a fresh anvil lands
+    /// at `0x5FbDB2315678afecb367f032d93F642f64180aa3`).
+    pub async fn deploy_test_token(
+        &self,
+        name: &str,
+        version: &str,
+        symbol: &str,
+        decimals: u8,
+    ) -> Address {
+        use alloy_sol_types::SolConstructor;
+        let mut code = crate::contracts::TestContract::Token
+            .creation_code()
+            .to_vec();
+        code.extend(
+            crate::contracts::IT402TestToken::constructorCall {
+                name: name.into(),
+                version: version.into(),
+                symbol: symbol.into(),
+                decimals,
+            }
+            .abi_encode(),
+        );
+        self.deploy(code.into()).await
+    }
+
+    /// Mints test tokens (the dev account deployed the token, so it may mint).
+    pub async fn mint(&self, token: Address, to: Address, amount: U256) {
+        use alloy_sol_types::SolCall;
+        let call = crate::contracts::IT402TestToken::mintCall { to, value: amount };
+        let receipt = self
+            .send_as(DEV_ACCOUNT, Some(token), call.abi_encode().into())
+            .await;
+        assert!(receipt.success, "mint reverted");
     }
 }

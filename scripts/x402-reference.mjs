@@ -6,9 +6,10 @@
 //   {"command": "facilitate", "rpcUrl": "http://…", "privateKey": "0x…",
 //    "payment": {…}, "requirements": {…}}
 //       → {"verify": VerifyResponse, "settle": SettleResponse} from the reference facilitator
-//   {"command": "fetch", "url": "http://…", "privateKey": "0x…"}
+//   {"command": "fetch", "url": "http://…", "privateKey": "0x…",
+//    "allowedAsset": {"network", "asset", "maxAmountPerPayment"}}
 //       → {"status", "body", "paymentResponse"}: the reference fetch client (@x402/fetch) paying
-//         for the URL
+//         for the URL; a token outside the reference's default table must be allowed by name
 import { ExactEvmScheme as ExactEvmClient, registerExactEvmScheme } from "@x402/evm/exact/client";
 import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import { ExactEvmScheme as ExactEvmFacilitator } from "@x402/evm/exact/facilitator";
@@ -45,7 +46,8 @@ if (input.command === "sign") {
   const settle = await facilitator.settle(input.payment, input.requirements);
   output = { verify, settle };
 } else if (input.command === "fetch") {
-  const client = new x402Client();
+  const spendControls = input.allowedAsset ? { allowedAssets: [input.allowedAsset] } : undefined;
+  const client = x402Client.fromConfig({ schemes: [], spendControls });
   registerExactEvmScheme(client, { signer: account });
   const fetchWithPayment = wrapFetchWithPayment(fetch, client);
   const response = await fetchWithPayment(input.url);

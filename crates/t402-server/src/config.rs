@@ -156,6 +156,14 @@ pub struct Route {
 }
 
 impl Route {
+    /// Whether the route's requirements are the same for every request (no computed price or
+    /// payee), so they can be built once per `/supported` answer.
+    pub(crate) fn is_fixed(&self) -> bool {
+        self.options.iter().all(|option| {
+            matches!(option.price, Dynamic::Fixed(_)) && matches!(option.pay_to, Dynamic::Fixed(_))
+        })
+    }
+
     /// A route paid by `option`.
     pub fn new(option: PaymentOption) -> Self {
         Self {

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderName, USER_AGENT};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use t402_core::codec::PAYMENT_SIGNATURE_HEADER;
 use t402_core::mechanism::BoxError;
 use t402_core::wire::{FacilitatorRequest, VerifyRequest};
@@ -19,14 +19,19 @@ use tower_service::Service;
 use crate::PaymentBody;
 use crate::config::{Route, SettleMode};
 use crate::hooks::{HookDecision, PaymentEvent, PaymentFailure, SettlementAmount, VerifiedPayment};
-use crate::layer::Shared;
+use crate::layer::{CachedChallenge, Shared};
 use crate::paywall::{OfferView, is_browser};
 use crate::requirements::{BuildError, build, find_accepted};
 use crate::response::{
-    SETTLEMENT_OVERRIDES_HEADER, attach_settlement, challenge, facilitator_error, full, json_error,
-    settlement_failed, strip_internal_headers,
+    SETTLEMENT_OVERRIDES_HEADER, attach_settlement, challenge, challenge_with_header,
+    facilitator_error, full, json_error, required_header, settlement_failed,
+    strip_internal_headers,
 };
-use crate::service::box_body;
+
+/// One of the layer's own responses as a response of the service.
+fn own<B>(response: Response<Full<Bytes>>) -> Response<PaymentBody<B>> {
+    response.map(Either::Right)
+}
 
 /// Runs the flow for a request to route `route_index`. `inner` was polled ready.
 pub(crate) async fn handle<S, ReqBody, ResBody>(
@@ -34,63 +39,44 @@ pub(crate) async fn handle<S, ReqBody, ResBody>(
     mut inner: S,
     request: Request<ReqBody>,
     route_index: usize,
-) -> Result<Response<PaymentBody>, S::Error>
+) -> Result<Response<PaymentBody<ResBody>>, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
     let route = &shared.routes[route_index].1;
-    if let Err(err) = shared.initialize().await {
-        tracing::error!(error = %err, "payment layer cannot serve its routes");
-        let status = match &err {
-            crate::ConfigError::FacilitatorUnavailable(t402_core::FacilitatorError::Timeout(_)) => {
-                StatusCode::GATEWAY_TIMEOUT
-            }
-            crate::ConfigError::FacilitatorUnavailable(_) => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        return Ok(json_error(status, &err.reason(), &err.to_string()));
+    if let Err(response) = ensure_initialized(&shared).await {
+        return Ok(own(*response));
     }
     let (mut parts, body) = request.into_parts();
 
     // The route's requirements for this request.
-    let mut accepts = Vec::with_capacity(route.options.len());
-    for option in &route.options {
-        match build(option, &parts, &shared.mechanisms, &shared.facilitators).await {
-            Ok(requirements) => accepts.push(requirements),
-            Err(BuildError::Config(err)) => {
-                return Ok(json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &err.reason(),
-                    &err.to_string(),
-                ));
-            }
-            Err(BuildError::Request(message)) => {
-                return Ok(json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &Reason::InvalidPaymentRequirements,
-                    &message,
-                ));
-            }
-            Err(BuildError::Facilitator(err)) => return Ok(facilitator_error(&err)),
-        }
-    }
-    let resource = resource_info(route, &parts);
+    let (accepts, generation) = match route_requirements(&shared, route_index, &parts).await {
+        Ok(built) => built,
+        Err(response) => return Ok(own(*response)),
+    };
+    let url = route
+        .resource
+        .clone()
+        .unwrap_or_else(|| request_url(&parts));
+    let resource = ResourceInfo::new(url.clone())
+        .with_description(route.description.clone())
+        .with_mime_type(route.mime_type.clone());
     let required = |error: &str| {
-        PaymentRequired::new(resource.clone(), accepts.clone()).with_error(error.to_string())
+        PaymentRequired::new(resource.clone(), accepts.to_vec()).with_error(error.to_string())
     };
 
     // No payment: the challenge.
     let Some(header) = parts.headers.get(PAYMENT_SIGNATURE_HEADER) else {
-        let required = required(Reason::PaymentRequiredText.as_str());
-        let html = paywall_page(&shared, route, &parts, &required);
-        return Ok(challenge(
-            StatusCode::PAYMENT_REQUIRED,
-            &required,
-            html,
-            None,
-        ));
+        return Ok(own(challenge_unpaid(
+            &shared,
+            route_index,
+            &parts,
+            &accepts,
+            generation,
+            url,
+        )));
     };
     let decoded = header
         .to_str()
@@ -106,22 +92,22 @@ where
         Err(message) => {
             let reason = Reason::T402MalformedPaymentHeader;
             let required = required(reason.as_str());
-            return Ok(challenge(
+            return Ok(own(challenge(
                 StatusCode::BAD_REQUEST,
                 &required,
                 None,
                 Some((&reason, &message)),
-            ));
+            )));
         }
     };
     let Some(matched) = find_accepted(&accepts, &payment.accepted).cloned() else {
         let reason = Reason::NoMatchingRequirements;
-        return Ok(challenge(
+        return Ok(own(challenge(
             StatusCode::PAYMENT_REQUIRED,
             &required(reason.as_str()),
             None,
             None,
-        ));
+        )));
     };
     let event = PaymentEvent {
         method: parts.method.clone(),
@@ -141,12 +127,12 @@ where
                 },
             )
             .await;
-        return Ok(challenge(
+        return Ok(own(challenge(
             StatusCode::PAYMENT_REQUIRED,
             &required(reason.as_str()),
             None,
             Some((&reason, &message)),
-        ));
+        )));
     }
     let facilitator_request =
         FacilitatorRequest::V2(VerifyRequest::new(event.payment.clone(), matched.clone()));
@@ -159,7 +145,7 @@ where
                 message: err.to_string(),
             };
             shared.hooks.on_failure(&event, &failure).await;
-            return Ok(facilitator_error(&err));
+            return Ok(own(facilitator_error(&err)));
         }
     };
     if !verified.is_valid {
@@ -177,12 +163,12 @@ where
             .on_failure(&event, &PaymentFailure::Refused(verified.clone()))
             .await;
         let message = verified.invalid_message.clone().unwrap_or_default();
-        return Ok(challenge(
+        return Ok(own(challenge(
             status,
             &required(reason.as_str()),
             None,
             Some((&reason, &message)),
-        ));
+        )));
     }
     shared.hooks.after_verify(&event, &verified).await;
     parts.extensions.insert(VerifiedPayment {
@@ -199,13 +185,13 @@ where
         SettleMode::BeforeHandler => {
             let settled = match settle(&shared, &event, &matched).await {
                 Ok(settled) => settled,
-                Err(response) => return Ok(*response),
+                Err(response) => return Ok(own(*response)),
             };
             let response = inner.call(request).await?;
             let (mut response_parts, body) = response.into_parts();
             strip_internal_headers(&mut response_parts.headers);
             attach_settlement(&mut response_parts.headers, &settled);
-            Ok(Response::from_parts(response_parts, box_body(body)))
+            Ok(Response::from_parts(response_parts, Either::Left(body)))
         }
         _ => {
             let response = inner.call(request).await?;
@@ -213,7 +199,7 @@ where
             if response_parts.status.as_u16() >= 400 {
                 // The handler failed: nothing is charged.
                 strip_internal_headers(&mut response_parts.headers);
-                return Ok(Response::from_parts(response_parts, box_body(body)));
+                return Ok(Response::from_parts(response_parts, Either::Left(body)));
             }
             if response_parts
                 .headers
@@ -221,12 +207,12 @@ where
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("text/event-stream"))
             {
-                return Ok(json_error(
+                return Ok(own(json_error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &Reason::InvalidPaymentRequirements,
                     "the handler streams (text/event-stream) on a route that settles after it; \
                      mark the route streaming with SettleMode::BeforeHandler",
-                ));
+                )));
             }
             let bytes = match Limited::new(body, route.max_buffered_bytes).collect().await {
                 Ok(collected) => collected.to_bytes(),
@@ -248,11 +234,11 @@ where
                             format!("the handler's body failed: {err}"),
                         )
                     };
-                    return Ok(json_error(
+                    return Ok(own(json_error(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         &reason,
                         &message,
-                    ));
+                    )));
                 }
             };
             let mut to_settle = matched.clone();
@@ -261,32 +247,179 @@ where
                     to_settle.amount = used;
                 }
                 Ok(Some(used)) => {
-                    return Ok(json_error(
+                    return Ok(own(json_error(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         &Reason::UptoAmountExceedsPermitted,
                         &format!(
                             "the handler reported {used}, above the authorized {}",
                             matched.amount
                         ),
-                    ));
+                    )));
                 }
                 Ok(None) => {}
                 Err(message) => {
-                    return Ok(json_error(
+                    return Ok(own(json_error(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         &Reason::InvalidPaymentRequirements,
                         &message,
-                    ));
+                    )));
                 }
             }
             let settled = match settle(&shared, &event, &to_settle).await {
                 Ok(settled) => settled,
-                Err(response) => return Ok(*response),
+                Err(response) => return Ok(own(*response)),
             };
             attach_settlement(&mut response_parts.headers, &settled);
-            Ok(Response::from_parts(response_parts, full(bytes)))
+            Ok(Response::from_parts(
+                response_parts,
+                Either::Right(full(bytes)),
+            ))
         }
     }
+}
+
+/// The flow of a request that carries no payment: the challenge, without involving the inner
+/// service.
+pub(crate) async fn unpaid<ReqBody>(
+    shared: Arc<Shared>,
+    request: Request<ReqBody>,
+    route_index: usize,
+) -> Response<Full<Bytes>> {
+    if let Err(response) = ensure_initialized(&shared).await {
+        return *response;
+    }
+    let (parts, _body) = request.into_parts();
+    let (accepts, generation) = match route_requirements(&shared, route_index, &parts).await {
+        Ok(built) => built,
+        Err(response) => return *response,
+    };
+    let route = &shared.routes[route_index].1;
+    let url = route
+        .resource
+        .clone()
+        .unwrap_or_else(|| request_url(&parts));
+    challenge_unpaid(&shared, route_index, &parts, &accepts, generation, url)
+}
+
+/// Checks the routes against the facilitators once; on failure, the error response.
+async fn ensure_initialized(shared: &Shared) -> Result<(), Box<Response<Full<Bytes>>>> {
+    let Err(err) = shared.initialize().await else {
+        return Ok(());
+    };
+    tracing::error!(error = %err, "payment layer cannot serve its routes");
+    let status = match &err {
+        crate::ConfigError::FacilitatorUnavailable(t402_core::FacilitatorError::Timeout(_)) => {
+            StatusCode::GATEWAY_TIMEOUT
+        }
+        crate::ConfigError::FacilitatorUnavailable(_) => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    Err(Box::new(json_error(
+        status,
+        &err.reason(),
+        &err.to_string(),
+    )))
+}
+
+/// The 402 for a request without payment: the paywall page for browsers, else the JSON
+/// challenge, whose encoded header is reused while a fixed route is asked for the same URL.
+fn challenge_unpaid(
+    shared: &Shared,
+    route_index: usize,
+    parts: &Parts,
+    accepts: &[PaymentRequirements],
+    generation: Option<u64>,
+    url: String,
+) -> Response<Full<Bytes>> {
+    let route = &shared.routes[route_index].1;
+    let required = |url: String| {
+        let resource = ResourceInfo::new(url)
+            .with_description(route.description.clone())
+            .with_mime_type(route.mime_type.clone());
+        PaymentRequired::new(resource, accepts.to_vec())
+            .with_error(Reason::PaymentRequiredText.as_str())
+    };
+    let browser = shared.paywall.is_some() && wants_html(parts);
+    if let (false, Some(generation)) = (browser, generation) {
+        let slot = &shared.challenges[route_index];
+        let cached = slot
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .as_ref()
+            .filter(|c| c.generation == generation && c.url == url)
+            .map(|c| c.header.clone());
+        if let Some(header) = cached {
+            return challenge_with_header(header);
+        }
+        let header = required_header(&required(url.clone()));
+        *slot.write().unwrap_or_else(|poison| poison.into_inner()) = Some(CachedChallenge {
+            generation,
+            url,
+            header: header.clone(),
+        });
+        return challenge_with_header(header);
+    }
+    let required = required(url);
+    let html = paywall_page(shared, route, parts, &required);
+    challenge(StatusCode::PAYMENT_REQUIRED, &required, html, None)
+}
+
+/// The route's requirements for this request: built once per `/supported` answer for a fixed
+/// route, per request otherwise. On failure, the error response.
+async fn route_requirements(
+    shared: &Shared,
+    route_index: usize,
+    parts: &Parts,
+) -> Result<(Arc<Vec<PaymentRequirements>>, Option<u64>), Box<Response<Full<Bytes>>>> {
+    let route = &shared.routes[route_index].1;
+    let cacheable = route.is_fixed();
+    let generation = if cacheable {
+        let generation = shared
+            .facilitators
+            .generation()
+            .await
+            .map_err(|err| Box::new(facilitator_error(&err)))?;
+        let cached = shared.built[route_index]
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .as_ref()
+            .filter(|(built_from, _)| *built_from == generation)
+            .map(|(_, accepts)| accepts.clone());
+        if let Some(accepts) = cached {
+            return Ok((accepts, Some(generation)));
+        }
+        Some(generation)
+    } else {
+        None
+    };
+    let mut accepts = Vec::with_capacity(route.options.len());
+    for option in &route.options {
+        match build(option, parts, &shared.mechanisms, &shared.facilitators).await {
+            Ok(requirements) => accepts.push(requirements),
+            Err(BuildError::Config(err)) => {
+                return Err(Box::new(json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &err.reason(),
+                    &err.to_string(),
+                )));
+            }
+            Err(BuildError::Request(message)) => {
+                return Err(Box::new(json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &Reason::InvalidPaymentRequirements,
+                    &message,
+                )));
+            }
+            Err(BuildError::Facilitator(err)) => return Err(Box::new(facilitator_error(&err))),
+        }
+    }
+    let accepts = Arc::new(accepts);
+    if let Some(generation) = generation {
+        *shared.built[route_index]
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = Some((generation, accepts.clone()));
+    }
+    Ok((accepts, generation))
 }
 
 /// Settles; on failure the response to send instead of the content.
@@ -294,7 +427,7 @@ async fn settle(
     shared: &Shared,
     event: &PaymentEvent,
     requirements: &PaymentRequirements,
-) -> Result<SettleResponse, Box<Response<PaymentBody>>> {
+) -> Result<SettleResponse, Box<Response<Full<Bytes>>>> {
     let network = event.payment.accepted.network.to_string();
     if let HookDecision::Abort { reason, message } = shared.hooks.before_settle(event).await {
         shared
@@ -360,12 +493,10 @@ fn used_amount(parts: &mut http::response::Parts) -> Result<Option<Amount>, Stri
     }
 }
 
-/// The resource: the route's URL if configured, else the request's.
-fn resource_info(route: &Route, parts: &Parts) -> ResourceInfo {
-    let url = route.resource.clone().unwrap_or_else(|| request_url(parts));
-    let mut resource = ResourceInfo::new(url).with_description(route.description.clone());
-    resource = resource.with_mime_type(route.mime_type.clone());
-    resource
+/// Whether the request comes from a browser that wants a page.
+fn wants_html(parts: &Parts) -> bool {
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    is_browser(header(ACCEPT), header(USER_AGENT))
 }
 
 fn request_url(parts: &Parts) -> String {
@@ -402,8 +533,7 @@ fn paywall_page(
     required: &PaymentRequired,
 ) -> Option<String> {
     let paywall = shared.paywall.as_ref()?;
-    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    if !is_browser(header(ACCEPT), header(USER_AGENT)) {
+    if !wants_html(parts) {
         return None;
     }
     let offers: Vec<OfferView> = required

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use t402_core::codec::Codec;
 use t402_core::mechanism::ServerMechanism;
-use t402_core::{Facilitator, MechanismRegistry, NetworkPattern};
+use t402_core::{Facilitator, MechanismRegistry, NetworkPattern, PaymentRequirements};
 use tokio::sync::Mutex;
 use tower_layer::Layer;
 
@@ -16,7 +16,7 @@ use crate::error::ConfigError;
 use crate::facilitator::Facilitators;
 use crate::hooks::{NoHooks, PaymentHooks};
 use crate::paywall::Paywall;
-use crate::route::RoutePattern;
+use crate::route::{RoutePattern, normalised_request_path, segments_of};
 use crate::service::PaymentService;
 
 /// What every request of the layer shares.
@@ -31,14 +31,35 @@ pub(crate) struct Shared {
     pub(crate) initialized: AtomicBool,
     /// Held while checking, so concurrent first requests check once.
     pub(crate) initializing: Mutex<()>,
+    /// Per route: the requirements of a fixed route, with the `/supported` generation they were
+    /// built from.
+    pub(crate) built: Vec<std::sync::RwLock<Option<BuiltRequirements>>>,
+    /// Per route: the last plain challenge of a fixed route, with the generation and resource
+    /// URL it was encoded for.
+    pub(crate) challenges: Vec<std::sync::RwLock<Option<CachedChallenge>>>,
+}
+
+/// A fixed route's requirements and the `/supported` generation they were built from.
+pub(crate) type BuiltRequirements = (u64, Arc<Vec<PaymentRequirements>>);
+
+/// An encoded `PAYMENT-REQUIRED` value and what it was made from.
+pub(crate) struct CachedChallenge {
+    pub(crate) generation: u64,
+    pub(crate) url: String,
+    pub(crate) header: http::HeaderValue,
 }
 
 impl Shared {
     /// The first route matching the request.
     pub(crate) fn route_for(&self, method: &str, path: &str) -> Option<usize> {
+        if self.routes.is_empty() {
+            return None;
+        }
+        let path = normalised_request_path(path);
+        let segments = segments_of(&path);
         self.routes
             .iter()
-            .position(|(pattern, _)| pattern.matches(method, path))
+            .position(|(pattern, _)| pattern.matches_segments(method, &segments))
     }
 
     /// Checks every route against the mechanisms and the facilitators' `/supported`.
@@ -266,8 +287,18 @@ impl PaymentLayerBuilder {
         if let Some(ttl) = self.supported_ttl {
             facilitators = facilitators.with_ttl(ttl);
         }
+        let built = routes
+            .iter()
+            .map(|_| std::sync::RwLock::new(None))
+            .collect();
+        let challenges = routes
+            .iter()
+            .map(|_| std::sync::RwLock::new(None))
+            .collect();
         Ok(PaymentLayer {
             shared: Arc::new(Shared {
+                built,
+                challenges,
                 routes,
                 facilitators,
                 mechanisms: self.mechanisms,

@@ -67,6 +67,6 @@ pub use paywall::Paywall;
 pub use response::SETTLEMENT_OVERRIDES_HEADER;
 pub use service::{PaymentFuture, PaymentService};
 
-/// The body of every response the layer returns.
-pub type PaymentBody =
-    http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, t402_core::mechanism::BoxError>;
+/// The body of the responses the layer returns: the inner service's own body (`Left`), or bytes
+/// the layer wrote or held until settlement (`Right`).
+pub type PaymentBody<B> = http_body_util::Either<B, http_body_util::Full<bytes::Bytes>>;

@@ -3,12 +3,10 @@
 use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_EXPOSE_HEADERS, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use serde_json::json;
 use t402_core::codec::{PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, encode_header};
 use t402_core::{FacilitatorError, PaymentRequired, Reason, SettleResponse};
-
-use crate::PaymentBody;
 
 /// The header a handler may use to report the amount to settle (plain JSON `{"amount": "…"}`);
 /// internal, never sent to the client.
@@ -17,10 +15,8 @@ pub const SETTLEMENT_OVERRIDES_HEADER: &str = "settlement-overrides";
 const EXPOSED: &str = "PAYMENT-REQUIRED, PAYMENT-RESPONSE";
 
 /// A body of bytes.
-pub(crate) fn full(bytes: impl Into<Bytes>) -> PaymentBody {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Full<Bytes> {
     Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
 }
 
 /// Lets browsers read the payment headers.
@@ -41,6 +37,22 @@ fn header_value(text: String) -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The `PAYMENT-REQUIRED` header value of a challenge.
+pub(crate) fn required_header(required: &PaymentRequired) -> HeaderValue {
+    header_value(encode_header(required))
+}
+
+/// A plain 402 challenge (JSON body `{}`) with an already encoded `PAYMENT-REQUIRED` value.
+pub(crate) fn challenge_with_header(header: HeaderValue) -> Response<Full<Bytes>> {
+    let mut response = Response::new(full(Bytes::from_static(b"{}")));
+    *response.status_mut() = StatusCode::PAYMENT_REQUIRED;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(PAYMENT_REQUIRED_HEADER, header);
+    expose_payment_headers(headers);
+    response
+}
+
 /// A challenge (402, 412, or 400 for a malformed payment) with the `PAYMENT-REQUIRED` header,
 /// and a JSON body or an HTML page.
 pub(crate) fn challenge(
@@ -48,7 +60,7 @@ pub(crate) fn challenge(
     required: &PaymentRequired,
     html: Option<String>,
     detail: Option<(&Reason, &str)>,
-) -> Response<PaymentBody> {
+) -> Response<Full<Bytes>> {
     let (content_type, body) = match (html, detail) {
         (Some(page), _) => ("text/html; charset=utf-8", Bytes::from(page)),
         (None, Some((reason, message))) => (
@@ -82,7 +94,7 @@ pub(crate) fn json_error(
     status: StatusCode,
     reason: &Reason,
     message: &str,
-) -> Response<PaymentBody> {
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(full(error_json(reason, message).to_string()));
     *response.status_mut() = status;
     response
@@ -93,7 +105,7 @@ pub(crate) fn json_error(
 }
 
 /// 502 when the facilitator failed, 504 when it did not answer in time.
-pub(crate) fn facilitator_error(err: &FacilitatorError) -> Response<PaymentBody> {
+pub(crate) fn facilitator_error(err: &FacilitatorError) -> Response<Full<Bytes>> {
     let status = match err {
         FacilitatorError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::BAD_GATEWAY,
@@ -103,7 +115,7 @@ pub(crate) fn facilitator_error(err: &FacilitatorError) -> Response<PaymentBody>
 
 /// 402 with `PAYMENT-RESPONSE` (success false) and an empty JSON body: the handler's content is
 /// not sent.
-pub(crate) fn settlement_failed(settled: &SettleResponse) -> Response<PaymentBody> {
+pub(crate) fn settlement_failed(settled: &SettleResponse) -> Response<Full<Bytes>> {
     let mut response = Response::new(full(Bytes::from_static(b"{}")));
     *response.status_mut() = StatusCode::PAYMENT_REQUIRED;
     let headers = response.headers_mut();

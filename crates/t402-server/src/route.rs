@@ -102,15 +102,34 @@ impl RoutePattern {
 
     /// Whether the request `method` and raw `path` (query and fragment allowed) match.
     pub fn matches(&self, method: &str, path: &str) -> bool {
+        let normalised = normalise_path(path);
+        let segments: Vec<&str> = split_path(&normalised).collect();
+        self.matches_segments(method, &segments)
+    }
+
+    /// Whether `method` and the segments of an already normalised path match.
+    pub(crate) fn matches_segments(&self, method: &str, segments: &[&str]) -> bool {
         if let Some(expected) = &self.method
             && !expected.eq_ignore_ascii_case(method)
         {
             return false;
         }
-        let normalised = normalise_path(path);
-        let segments: Vec<&str> = split_path(&normalised).collect();
-        match_segments(&self.segments, &segments)
+        match_segments(&self.segments, segments)
     }
+}
+
+/// The request path normalised, borrowed when it needs no change.
+pub(crate) fn normalised_request_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.contains(['%', '\\', '?', '#']) || path.contains("//") {
+        std::borrow::Cow::Owned(normalise_path(path))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
+}
+
+/// Splits a normalised path into its segments.
+pub(crate) fn segments_of(path: &str) -> Vec<&str> {
+    split_path(path).collect()
 }
 
 fn split_path(path: &str) -> impl Iterator<Item = &str> {
@@ -126,9 +145,18 @@ fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
         Some((Segment::Param, rest)) => !path.is_empty() && match_segments(rest, &path[1..]),
         Some((Segment::Literal(literal), rest)) => {
             path.first()
-                .is_some_and(|segment| segment.to_lowercase() == *literal)
+                .is_some_and(|segment| eq_lowercase(segment, literal))
                 && match_segments(rest, &path[1..])
         }
+    }
+}
+
+/// Whether `segment` lowercased equals `lower` (already lowercase), without allocating for ASCII.
+fn eq_lowercase(segment: &str, lower: &str) -> bool {
+    if segment.is_ascii() {
+        segment.eq_ignore_ascii_case(lower)
+    } else {
+        segment.to_lowercase() == lower
     }
 }
 

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::BodyExt;
+use http_body_util::Either;
 use pin_project_lite::pin_project;
 use t402_core::mechanism::BoxError;
 use tower_service::Service;
@@ -45,15 +45,6 @@ impl<S> PaymentService<S> {
     }
 }
 
-/// Boxes a handler's body.
-pub(crate) fn box_body<B>(body: B) -> PaymentBody
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    body.map_err(Into::into).boxed_unsync()
-}
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PaymentService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -63,9 +54,9 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<PaymentBody>;
+    type Response = Response<PaymentBody<ResBody>>;
     type Error = S::Error;
-    type Future = PaymentFuture<S::Future, S::Error>;
+    type Future = PaymentFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -75,59 +66,73 @@ where
         let route = self
             .shared
             .route_for(request.method().as_str(), request.uri().path());
-        // The service that was polled ready handles this request; the clone stays for the next.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
         match route {
-            None => {
-                let mut inner = inner;
-                PaymentFuture::passthrough(inner.call(request))
+            // The inner service's own future: nothing added.
+            None => PaymentFuture::passthrough(self.inner.call(request)),
+            Some(index)
+                if !request
+                    .headers()
+                    .contains_key(t402_core::codec::PAYMENT_SIGNATURE_HEADER) =>
+            {
+                // The challenge needs neither the inner service nor the rest of the flow.
+                let shared = self.shared.clone();
+                PaymentFuture::paid(Box::pin(async move {
+                    Ok(flow::unpaid(shared, request, index)
+                        .await
+                        .map(Either::Right))
+                }))
             }
-            Some(index) => PaymentFuture::paid(Box::pin(flow::handle(
-                self.shared.clone(),
-                inner,
-                request,
-                index,
-            ))),
+            Some(index) => {
+                // The service that was polled ready handles this request, later, inside the
+                // flow; the clone stays for the next request.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                PaymentFuture::paid(Box::pin(flow::handle(
+                    self.shared.clone(),
+                    inner,
+                    request,
+                    index,
+                )))
+            }
         }
     }
 }
 
-type PaidFuture<E> = Pin<Box<dyn Future<Output = Result<Response<PaymentBody>, E>> + Send>>;
+type PaidFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<PaymentBody<B>>, E>> + Send>>;
 
 pin_project! {
     /// The future of [`PaymentService`].
-    pub struct PaymentFuture<F, E> {
+    pub struct PaymentFuture<F, B, E> {
         #[pin]
-        state: State<F, E>,
+        state: State<F, B, E>,
     }
 }
 
 pin_project! {
     #[project = StateProjection]
-    enum State<F, E> {
+    enum State<F, B, E> {
         // An unpriced request: the inner service's future, untouched.
         Passthrough { #[pin] inner: F },
         // A priced request going through the payment flow.
-        Paid { future: PaidFuture<E> },
+        Paid { future: PaidFuture<B, E> },
     }
 }
 
-impl<F, E> PaymentFuture<F, E> {
+impl<F, B, E> PaymentFuture<F, B, E> {
     fn passthrough(inner: F) -> Self {
         Self {
             state: State::Passthrough { inner },
         }
     }
 
-    fn paid(future: PaidFuture<E>) -> Self {
+    fn paid(future: PaidFuture<B, E>) -> Self {
         Self {
             state: State::Paid { future },
         }
     }
 }
 
-impl<F, E> fmt::Debug for PaymentFuture<F, E> {
+impl<F, B, E> fmt::Debug for PaymentFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.state {
             State::Passthrough { .. } => f.write_str("PaymentFuture::Passthrough"),
@@ -136,19 +141,17 @@ impl<F, E> fmt::Debug for PaymentFuture<F, E> {
     }
 }
 
-impl<F, B, E> Future for PaymentFuture<F, E>
+impl<F, B, E> Future for PaymentFuture<F, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
 {
-    type Output = Result<Response<PaymentBody>, E>;
+    type Output = Result<Response<PaymentBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProjection::Passthrough { inner } => {
                 let response = ready!(inner.poll(cx))?;
-                Poll::Ready(Ok(response.map(box_body)))
+                Poll::Ready(Ok(response.map(Either::Left)))
             }
             StateProjection::Paid { future } => future.as_mut().poll(cx),
         }

@@ -354,6 +354,14 @@ async fn supported_is_fetched_once_and_cached() {
         assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
     }
     assert_eq!(scripted.supported_calls.load(Ordering::SeqCst), 1);
+    // The reused challenge follows the URL asked for.
+    for url in ["/paid?page=2", "/paid", "/paid?page=3"] {
+        let response = get_with(&app, url, &[]).await;
+        assert_eq!(
+            required_of(&response).resource.url,
+            format!("http://api.test{url}")
+        );
+    }
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ type KindKey = (u32, String, String);
 /// What the facilitators said in `/supported`.
 #[derive(Debug)]
 struct Snapshot {
+    generation: u64,
     fetched_at: Instant,
     /// Each facilitator's answer, `None` when it failed.
     answers: Vec<Option<SupportedResponse>>,
@@ -43,6 +44,7 @@ pub struct Facilitators {
     ttl: Duration,
     snapshot: Mutex<Option<Arc<Snapshot>>>,
     refreshing: tokio::sync::Mutex<()>,
+    generations: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for Facilitators {
@@ -62,6 +64,7 @@ impl Facilitators {
             ttl: DEFAULT_SUPPORTED_TTL,
             snapshot: Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
+            generations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -134,6 +137,10 @@ impl Facilitators {
             .snapshot
             .lock()
             .unwrap_or_else(|poison| poison.into_inner()) = Some(Arc::new(Snapshot {
+            generation: self
+                .generations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1,
             fetched_at: Instant::now(),
             answers,
             owners,
@@ -150,6 +157,12 @@ impl Facilitators {
         self.refresh().await?;
         self.current()
             .ok_or_else(|| FacilitatorError::Unavailable("no /supported answer".into()))
+    }
+
+    /// A number that changes each time `/supported` is read again (so what was derived from it
+    /// can be cached); reads it again when the cached answers are too old.
+    pub async fn generation(&self) -> Result<u64, FacilitatorError> {
+        Ok(self.fresh().await?.generation)
     }
 
     /// The kind (version, network, scheme) as its owning facilitator lists it.

@@ -257,6 +257,9 @@ pub struct Scripted {
     pub verify_answer: Option<fn() -> VerifyResponse>,
     pub settle_answer: Option<fn() -> SettleResponse>,
     pub supported_calls: AtomicUsize,
+    pub verify_calls: AtomicUsize,
+    /// The amount of every settlement asked for.
+    pub settled_amounts: std::sync::Mutex<Vec<t402_core::Amount>>,
 }
 
 impl Scripted {
@@ -267,6 +270,8 @@ impl Scripted {
             verify_answer: None,
             settle_answer: None,
             supported_calls: AtomicUsize::new(0),
+            verify_calls: AtomicUsize::new(0),
+            settled_amounts: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -276,6 +281,7 @@ impl Facilitator for Scripted {
         &'a self,
         request: &'a FacilitatorRequest,
     ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+        self.verify_calls.fetch_add(1, Ordering::SeqCst);
         if let Some(error) = self.verify_error {
             return Box::pin(async move { Err(error()) });
         }
@@ -289,6 +295,12 @@ impl Facilitator for Scripted {
         &'a self,
         request: &'a FacilitatorRequest,
     ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        if let FacilitatorRequest::V2(request) = request {
+            self.settled_amounts
+                .lock()
+                .unwrap()
+                .push(request.payment_requirements.amount);
+        }
         if let Some(answer) = self.settle_answer {
             return Box::pin(async move { Ok(answer()) });
         }

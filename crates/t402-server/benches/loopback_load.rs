@@ -1,0 +1,220 @@
+//! Load on loopback: requests per second of a bare axum route, of an unpriced route behind the
+//! payment layer, of the 402 challenge, and of paid requests settled through the in-process
+//! facilitator on the devnet (no network), each measured with the same load generator in the
+//! same run.
+//!
+//! `cargo bench -p t402-server --bench loopback_load` (`T402_LOAD_SECONDS`, default 5;
+//! `T402_LOAD_CONNECTIONS`, default 32; `T402_LOAD_ROUNDS`, default 3; `T402_LOAD_PAYMENTS`,
+//! default 2000).
+
+// A benchmark binary reports on stdout.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use axum::Router;
+use axum::routing::get;
+use serde_json::json;
+use t402_core::codec::{Codec, encode_header};
+use t402_core::{
+    AssetAmount, ClientMechanism, LocalFacilitator, Network, NetworkPattern, PaymentPayload, Price,
+};
+use t402_evm::devnet::Devnet;
+use t402_evm::{ExactEvmClient, ExactEvmFacilitator, ExactEvmServer, FacilitatorSigners};
+use t402_server::{PaymentLayer, PaymentOption, Route};
+
+const CHAIN: u64 = 31337;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Requests per second of GET `url` from `connections` concurrent clients for `seconds`, each
+/// answer checked to have `status`.
+async fn rate(url: &str, status: u16, connections: u64, seconds: u64) -> f64 {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections as usize)
+        .build()
+        .unwrap();
+    // Warm up the connections.
+    for _ in 0..connections {
+        client.get(url).send().await.unwrap().bytes().await.unwrap();
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url, done) = (client.clone(), url.to_string(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let response = client.get(&url).send().await.unwrap();
+                    assert_eq!(response.status().as_u16(), status);
+                    response.bytes().await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Paid requests per second: each pre-signed payment sent once, `connections` at a time.
+async fn paid_rate(url: &str, payments: Vec<String>, connections: u64) -> f64 {
+    let client = reqwest::Client::new();
+    let queue = Arc::new(std::sync::Mutex::new(payments));
+    let started = Instant::now();
+    let done = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url, queue, done) =
+                (client.clone(), url.to_string(), queue.clone(), done.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(payment) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let response = client
+                        .get(&url)
+                        .header("PAYMENT-SIGNATURE", payment)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                    assert!(response.headers().contains_key("payment-response"));
+                    response.bytes().await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let seconds = env_number("T402_LOAD_SECONDS", 5);
+    let connections = env_number("T402_LOAD_CONNECTIONS", 32);
+    let payments = env_number("T402_LOAD_PAYMENTS", 2000);
+    let rounds = env_number("T402_LOAD_ROUNDS", 3);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let devnet = Arc::new(Devnet::new(CHAIN));
+        let token = devnet
+            .deploy_test_token("USD Coin", "2", "USDC", 6)
+            .unwrap();
+        let payer = PrivateKeySigner::random();
+        devnet
+            .mint(token, payer.address(), U256::from(u64::MAX))
+            .unwrap();
+        let key = PrivateKeySigner::random();
+        devnet.fund(key.address(), U256::from(10u64).pow(U256::from(24)));
+        let evm = ExactEvmFacilitator::new(
+            devnet.clone(),
+            FacilitatorSigners::new(CHAIN, [key]).unwrap(),
+        )
+        .unwrap();
+        let facilitator = LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm));
+        let mut extra = serde_json::Map::new();
+        extra.insert("name".into(), json!("USD Coin"));
+        extra.insert("version".into(), json!("2"));
+        let price = Price::Asset(
+            AssetAmount::new(token.to_checksum(None), 1000u64.into()).with_extra(extra),
+        );
+        let option = PaymentOption::exact(
+            Network::eip155(CHAIN),
+            price,
+            Address::random().to_checksum(None),
+        );
+        let layer = PaymentLayer::builder()
+            .facilitator(facilitator)
+            .mechanism(
+                NetworkPattern::parse("eip155:*").unwrap(),
+                Arc::new(ExactEvmServer),
+            )
+            .route("GET /paid", Route::new(option))
+            .build_and_initialize()
+            .await
+            .unwrap();
+
+        let handler = || async { "hello" };
+        let bare = serve(Router::new().route("/bare", get(handler))).await;
+        let guarded = serve(
+            Router::new()
+                .route("/free", get(handler))
+                .route("/paid", get(handler))
+                .layer(layer),
+        )
+        .await;
+
+        // Rounds alternate the three runs so drift affects them alike; medians are reported.
+        let (mut bares, mut frees, mut challenges) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            bares.push(rate(&format!("{bare}/bare"), 200, connections, seconds).await);
+            frees.push(rate(&format!("{guarded}/free"), 200, connections, seconds).await);
+            challenges.push(rate(&format!("{guarded}/paid"), 402, connections, seconds).await);
+        }
+        let (bare_rps, free_rps, challenge_rps) =
+            (median(bares), median(frees), median(challenges));
+
+        let challenge = reqwest::get(format!("{guarded}/paid")).await.unwrap();
+        let required = Codec::default()
+            .decode_payment_required(challenge.headers()["payment-required"].to_str().unwrap())
+            .unwrap();
+        let accepted = required.accepts[0].clone();
+        let client = ExactEvmClient::new(payer);
+        let mut signed = Vec::with_capacity(payments as usize);
+        for _ in 0..payments {
+            let payload = client.create_payload(2, &accepted, None).await.unwrap();
+            signed.push(encode_header(&PaymentPayload::new(
+                accepted.clone().into(),
+                payload.payload,
+            )));
+        }
+        let paid_rps = paid_rate(&format!("{guarded}/paid"), signed, connections).await;
+
+        println!(
+            "loopback load: {connections} connections, {seconds} s per run, median of {rounds} rounds"
+        );
+        println!("  bare axum route            {bare_rps:>10.0} req/s  (baseline)");
+        println!(
+            "  unpriced route, layered    {free_rps:>10.0} req/s  {:.2}x",
+            free_rps / bare_rps
+        );
+        println!(
+            "  402 challenge              {challenge_rps:>10.0} req/s  {:.2}x",
+            challenge_rps / bare_rps
+        );
+        println!(
+            "  paid (verify+settle)       {paid_rps:>10.0} req/s  {:.4}x  ({payments} payments)",
+            paid_rps / bare_rps
+        );
+    });
+}

@@ -222,3 +222,44 @@ async fn hooks_see_verification_settlement_and_failure() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_stream_on_a_route_that_settles_after_is_not_sent() {
+    let world = World::new();
+    let scripted = Arc::new(Scripted::new(world.facilitator.clone()));
+    let layer = world
+        .builder_with(scripted.clone())
+        .route("GET /events", Route::new(world.option()))
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/events",
+            get(|| async { ([("content-type", "text/event-stream")], "data: secret\n\n") }),
+        )
+        .layer(layer);
+    let payment = world
+        .pay(&required_of(&get_with(&app, "/events", &[]).await))
+        .await;
+    let response = get_with(&app, "/events", &[("payment-signature", &payment)]).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!body_text(response).await.contains("secret"));
+    assert!(scripted.settled_amounts.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn supported_is_read_again_after_a_facilitator_failure() {
+    let world = World::new();
+    let mut failing = Scripted::new(world.facilitator.clone());
+    failing.verify_error = Some(|| FacilitatorError::Unavailable("connection reset".into()));
+    let scripted = Arc::new(failing);
+    let app = world.app(world.builder_with(scripted.clone()));
+    let payment = world
+        .pay(&required_of(&get_with(&app, "/paid", &[]).await))
+        .await;
+    assert_eq!(scripted.supported_calls.load(Ordering::SeqCst), 1);
+    let response = get_with(&app, "/paid", &[("payment-signature", &payment)]).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let _ = get_with(&app, "/paid", &[]).await;
+    assert_eq!(scripted.supported_calls.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,362 @@
+//! The transport-free part of paying: read a challenge, choose an offer, sign it, and read what
+//! the server said of the payment. [`Client`](crate::Client), the tower layer and the reqwest
+//! middleware all pay through a [`Payer`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::Value;
+use t402_core::codec::{
+    Codec, HeaderKind, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, PAYMENT_SIGNATURE_HEADER,
+    X_PAYMENT_HEADER, X_PAYMENT_RESPONSE_HEADER, encode_header,
+};
+use t402_core::mechanism::ClientMechanism;
+use t402_core::wire::{Accepted, PaymentPayloadV1, PaymentRequiredV1};
+use t402_core::{
+    MechanismRegistry, NetworkPattern, PaymentPayload, PaymentRequired, PaymentRequirements, Reason,
+};
+
+use crate::Receipt;
+use crate::error::ClientError;
+use crate::hooks::{NoPayHooks, PayDecision, PayHooks};
+use crate::ledger::Reservation;
+use crate::policy::{Refusal, SpendPolicy};
+
+/// A challenge read from a 402.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    version: u32,
+    /// The offers in v2 form.
+    offers: Vec<PaymentRequirements>,
+    /// v2: the offers' JSON as sent (echoed verbatim in `accepted`), and the challenge.
+    v2: Option<(PaymentRequired, Vec<Value>)>,
+    /// v1: the challenge.
+    v1: Option<PaymentRequiredV1>,
+}
+
+impl Challenge {
+    /// The protocol version of the challenge.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The offers, in v2 form.
+    pub fn offers(&self) -> &[PaymentRequirements] {
+        &self.offers
+    }
+
+    /// The server's `error` text.
+    pub fn error(&self) -> Option<&str> {
+        match (&self.v2, &self.v1) {
+            (Some((required, _)), _) => required.error.as_deref(),
+            (_, Some(v1)) => v1.error.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A signed payment ready to be sent.
+#[derive(Debug)]
+pub struct PreparedPayment {
+    /// The header to send it in (`PAYMENT-SIGNATURE`, or `X-PAYMENT` for v1).
+    pub header_name: &'static str,
+    /// The encoded payment.
+    pub header_value: HeaderValue,
+    /// The offer paid.
+    pub offer: PaymentRequirements,
+    reservation: Option<Reservation>,
+}
+
+impl PreparedPayment {
+    /// The payment may have reached the server (the exchange failed midway): its amount stays
+    /// counted in the budget.
+    pub fn keep_reserved(self) {
+        if let Some(reservation) = self.reservation {
+            reservation.keep();
+        }
+    }
+}
+
+/// Chooses and signs payments with the registered mechanisms, within a spending policy.
+pub struct Payer {
+    mechanisms: MechanismRegistry<dyn ClientMechanism>,
+    policy: SpendPolicy,
+    hooks: Arc<dyn PayHooks>,
+    codec: Codec,
+}
+
+impl fmt::Debug for Payer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Payer")
+            .field("mechanisms", &self.mechanisms.registrations().len())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Payer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Payer {
+    /// A payer with no mechanism, the default policy and no hooks.
+    pub fn new() -> Self {
+        Self {
+            mechanisms: MechanismRegistry::new(),
+            policy: SpendPolicy::default(),
+            hooks: Arc::new(NoPayHooks),
+            codec: Codec::default(),
+        }
+    }
+
+    /// Pays with `mechanism` on `networks`, for protocol v2 and v1.
+    #[must_use]
+    pub fn mechanism(
+        mut self,
+        networks: NetworkPattern,
+        mechanism: Arc<dyn ClientMechanism>,
+    ) -> Self {
+        let scheme = mechanism.scheme().to_string();
+        self.mechanisms
+            .register(2, scheme.clone(), networks.clone(), mechanism.clone());
+        self.mechanisms.register(1, scheme, networks, mechanism);
+        self
+    }
+
+    /// Sets the spending policy.
+    #[must_use]
+    pub fn policy(mut self, policy: SpendPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the hooks.
+    #[must_use]
+    pub fn hooks(mut self, hooks: impl PayHooks) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// The spending policy.
+    pub fn spend_policy(&self) -> &SpendPolicy {
+        &self.policy
+    }
+
+    /// Reads the challenge of a 402 (or 412): the `PAYMENT-REQUIRED` header, else a v1 JSON body.
+    pub fn read_challenge(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Challenge, ClientError> {
+        if let Some(header) = headers.get(PAYMENT_REQUIRED_HEADER) {
+            let text = header
+                .to_str()
+                .map_err(|_| ClientError::MalformedChallenge("header is not ASCII".into()))?;
+            let value: Value = self
+                .codec
+                .decode_header(HeaderKind::PaymentRequired, text)
+                .map_err(|err| ClientError::MalformedChallenge(err.to_string()))?;
+            let raw_offers = value
+                .get("accepts")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let required: PaymentRequired = serde_json::from_value(value)
+                .map_err(|err| ClientError::MalformedChallenge(err.to_string()))?;
+            return Ok(Challenge {
+                version: 2,
+                offers: required.accepts.clone(),
+                v2: Some((required, raw_offers)),
+                v1: None,
+            });
+        }
+        let v1 = self
+            .codec
+            .decode_v1_body(body)
+            .map_err(|err| ClientError::MalformedChallenge(err.to_string()))?;
+        let offers = v1
+            .accepts
+            .iter()
+            .filter_map(|offer| offer.to_v2().ok().map(|(requirements, _)| requirements))
+            .collect();
+        Ok(Challenge {
+            version: 1,
+            offers,
+            v2: None,
+            v1: Some(v1),
+        })
+    }
+
+    /// Chooses an offer (registered mechanism, policy, preference), asks the before-pay hook,
+    /// reserves the budget, and signs. `policy` overrides the payer's own for this request.
+    pub async fn prepare(
+        &self,
+        challenge: &Challenge,
+        url: &str,
+        policy: Option<&SpendPolicy>,
+    ) -> Result<PreparedPayment, ClientError> {
+        let policy = policy.unwrap_or(&self.policy);
+        let offers = challenge.offers();
+        let mut refusals = Vec::new();
+        let mut acceptable = Vec::new();
+        for (index, offer) in offers.iter().enumerate() {
+            if self
+                .mechanisms
+                .find(challenge.version, &offer.scheme, &offer.network)
+                .is_none()
+            {
+                refusals.push(Refusal {
+                    index,
+                    reason: format!(
+                        "no mechanism for scheme `{}` on {}",
+                        offer.scheme, offer.network
+                    ),
+                });
+                continue;
+            }
+            match policy.check(offer) {
+                Ok(()) => acceptable.push(index),
+                Err(reason) => refusals.push(Refusal { index, reason }),
+            }
+        }
+        if challenge.version == 1
+            && let Some(v1) = &challenge.v1
+            && v1.accepts.len() != offers.len()
+        {
+            refusals.push(Refusal {
+                index: offers.len(),
+                reason: "some v1 offers name networks this client does not know".into(),
+            });
+        }
+        policy.order(&mut acceptable, offers);
+        let Some(&chosen) = acceptable.first() else {
+            return Err(ClientError::NoAcceptableOffer { refusals });
+        };
+        let offer = &offers[chosen];
+        if let PayDecision::Decline(reason) = self.hooks.before_pay(offer, url).await {
+            return Err(ClientError::Declined(reason));
+        }
+        let reservation = match policy.budget_ledger() {
+            Some(budget) => {
+                let decimals =
+                    policy
+                        .decimals_of(offer)
+                        .ok_or_else(|| ClientError::NoAcceptableOffer {
+                            refusals: vec![Refusal {
+                                index: chosen,
+                                reason: "the budget cannot count an asset of unknown decimals"
+                                    .into(),
+                            }],
+                        })?;
+                Some(budget.reserve(offer.amount, decimals)?)
+            }
+            None => None,
+        };
+        let mechanism = self
+            .mechanisms
+            .find(challenge.version, &offer.scheme, &offer.network)
+            .expect("checked above");
+        let extensions = challenge
+            .v2
+            .as_ref()
+            .and_then(|(required, _)| required.extensions.as_ref());
+        let signed = mechanism
+            .create_payload(challenge.version, offer, extensions)
+            .await
+            .map_err(ClientError::Signing)?;
+        let (header_name, encoded) = match (&challenge.v2, &challenge.v1) {
+            (Some((required, raw_offers)), _) => {
+                let accepted = raw_offers
+                    .get(chosen)
+                    .cloned()
+                    .and_then(|raw| Accepted::from_raw(raw).ok())
+                    .unwrap_or_else(|| Accepted::from_requirements(offer.clone()));
+                let mut payment = PaymentPayload::new(accepted, signed.payload)
+                    .with_resource(required.resource.clone());
+                payment.extensions = signed.extensions.or_else(|| required.extensions.clone());
+                (PAYMENT_SIGNATURE_HEADER, encode_header(&payment))
+            }
+            (_, Some(v1)) => {
+                let network = v1.accepts[chosen].network.clone();
+                let payment = PaymentPayloadV1::new(offer.scheme.clone(), network, signed.payload);
+                (X_PAYMENT_HEADER, encode_header(&payment))
+            }
+            _ => return Err(ClientError::MalformedChallenge("empty challenge".into())),
+        };
+        let header_value = HeaderValue::try_from(encoded)
+            .map_err(|err| ClientError::InvalidRequest(err.to_string()))?;
+        Ok(PreparedPayment {
+            header_name,
+            header_value,
+            offer: offer.clone(),
+            reservation,
+        })
+    }
+
+    /// Reads what the server said of a payment: the receipt on success; on 402/412, why it was
+    /// refused. The budget keeps the amount unless the server said nothing was charged.
+    pub async fn conclude(
+        &self,
+        payment: PreparedPayment,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Option<Receipt>, ClientError> {
+        let receipt = self.read_receipt(headers);
+        let PreparedPayment {
+            offer, reservation, ..
+        } = payment;
+        if status == StatusCode::PAYMENT_REQUIRED || status == StatusCode::PRECONDITION_FAILED {
+            // Refused: nothing was charged, the reservation is given back (by drop).
+            drop(reservation);
+            if let Some(Ok(settled)) = receipt {
+                self.hooks.after_pay(&offer, Some(&settled)).await;
+                return Err(ClientError::SettlementFailed(Box::new(settled)));
+            }
+            let reason = self
+                .read_challenge(headers, body)
+                .ok()
+                .and_then(|challenge| challenge.error().map(Reason::parse))
+                .unwrap_or(Reason::T402PaymentRefused);
+            return Err(ClientError::PaymentRefused {
+                status: status.as_u16(),
+                reason,
+            });
+        }
+        let receipt = receipt.and_then(Result::ok);
+        match (&receipt, reservation) {
+            // A failed handler is not settled by t402 or reference servers.
+            (None, Some(reservation)) if status.is_client_error() || status.is_server_error() => {
+                drop(reservation)
+            }
+            (_, Some(reservation)) => reservation.keep(),
+            (_, None) => {}
+        }
+        self.hooks.after_pay(&offer, receipt.as_ref()).await;
+        Ok(receipt)
+    }
+
+    /// The settlement receipt of a response (`PAYMENT-RESPONSE`, else `X-PAYMENT-RESPONSE`).
+    pub fn read_receipt(&self, headers: &HeaderMap) -> Option<Result<Receipt, ClientError>> {
+        let decode = |name: &str, kind: HeaderKind| {
+            headers.get(name).map(|value| {
+                let text = value
+                    .to_str()
+                    .map_err(|_| ClientError::MalformedChallenge("receipt is not ASCII".into()))?;
+                self.codec
+                    .decode_header::<Receipt>(kind, text)
+                    .map_err(|err| ClientError::MalformedChallenge(err.to_string()))
+            })
+        };
+        decode(PAYMENT_RESPONSE_HEADER, HeaderKind::PaymentResponse)
+            .or_else(|| decode(X_PAYMENT_RESPONSE_HEADER, HeaderKind::XPaymentResponse))
+    }
+}
+
+/// Whether the request already carries a payment header.
+pub fn carries_payment(headers: &HeaderMap) -> bool {
+    headers.contains_key(PAYMENT_SIGNATURE_HEADER) || headers.contains_key(X_PAYMENT_HEADER)
+}

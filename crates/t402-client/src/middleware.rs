@@ -104,8 +104,9 @@ impl Middleware for PaymentMiddleware {
             .conclude(payment, status, response.headers(), &[])
             .await
             .map_err(failed)?;
+        let mut response = response;
         if let Some(receipt) = receipt {
-            extensions.insert(receipt);
+            response.extensions_mut().insert(receipt);
         }
         Ok(response)
     }

@@ -1,0 +1,60 @@
+// A resource server built from the reference x402 packages (@x402/express 2.27 with the
+// reference EVM facilitator in-process, pinned in package-lock.json), for the interop tests of
+// the t402 client. Configuration is one JSON argument:
+//
+//   node scripts/x402-express-server.mjs '{"rpcUrl": "http://…", "facilitatorKey": "0x…",
+//     "token": "0x…", "payTo": "0x…", "amount": "10000", "chainId": 31337}'
+//
+// Prints {"port": N} once listening on 127.0.0.1, then serves GET /weather until killed.
+import express from "express";
+import { paymentMiddleware, x402ResourceServer } from "@x402/express";
+import { x402Facilitator } from "@x402/core/facilitator";
+import { ExactEvmScheme as ExactEvmFacilitator } from "@x402/evm/exact/facilitator";
+import { ExactEvmScheme as ExactEvmServer } from "@x402/evm/exact/server";
+import { toFacilitatorEvmSigner } from "@x402/evm";
+import { createWalletClient, defineChain, http, publicActions } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+const config = JSON.parse(process.argv[2]);
+const network = `eip155:${config.chainId}`;
+const chain = defineChain({
+  id: config.chainId,
+  name: network,
+  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: [config.rpcUrl] } },
+});
+const account = privateKeyToAccount(config.facilitatorKey);
+const wallet = createWalletClient({ account, chain, transport: http(config.rpcUrl) }).extend(publicActions);
+const facilitator = new x402Facilitator().register(
+  network,
+  new ExactEvmFacilitator(toFacilitatorEvmSigner({ ...wallet, address: account.address })),
+);
+const facilitatorClient = {
+  verify: (payload, requirements) => facilitator.verify(payload, requirements),
+  settle: (payload, requirements) => facilitator.settle(payload, requirements),
+  getSupported: async () => facilitator.getSupported(),
+};
+const resourceServer = new x402ResourceServer(facilitatorClient).register(network, new ExactEvmServer());
+
+const app = express();
+app.use(
+  paymentMiddleware(
+    {
+      "GET /weather": {
+        accepts: {
+          scheme: "exact",
+          network,
+          payTo: config.payTo,
+          price: { amount: config.amount, asset: config.token, extra: { name: "USD Coin", version: "2" } },
+          maxTimeoutSeconds: 120,
+        },
+        description: "Weather from the reference server",
+      },
+    },
+    resourceServer,
+  ),
+);
+app.get("/weather", (_req, res) => res.json({ forecast: "sunny", from: "express" }));
+const server = app.listen(0, "127.0.0.1", () => {
+  process.stdout.write(JSON.stringify({ port: server.address().port }) + "\n");
+});

@@ -2,3 +2,4 @@
 //! code lives here so its tests can run it.
 
 pub mod paid_api;
+pub mod quickstart;

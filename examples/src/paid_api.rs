@@ -54,8 +54,18 @@ pub async fn payment_layer(
     pricing: &Pricing,
     facilitator: Arc<dyn Facilitator>,
 ) -> Result<PaymentLayer, ConfigError> {
+    payment_layer_with_hooks(pricing, facilitator, t402_server::NoHooks).await
+}
+
+/// The payment layer of the API, with hooks.
+pub async fn payment_layer_with_hooks(
+    pricing: &Pricing,
+    facilitator: Arc<dyn Facilitator>,
+    hooks: impl t402_server::PaymentHooks,
+) -> Result<PaymentLayer, ConfigError> {
     let evm = NetworkPattern::parse("eip155:*").expect("a valid pattern");
     PaymentLayer::builder()
+        .hooks(hooks)
         .facilitator_arc(facilitator)
         .mechanism(evm, Arc::new(ExactEvmServer))
         .route(

@@ -1,13 +1,141 @@
-//! The `t402` command-line tool.
-//!
-//! Its commands (`decode`, `inspect`, `pay`, `facilitator`) are built on the t402 crates as they
-//! land; until then it says so and exits with status 2.
+//! The `t402` command-line tool: decode payment headers, inspect and pay priced URLs, run a
+//! facilitator. Errors are one line with the reason and its T402 code; exit codes are listed in
+//! `docs/src/cli.md`.
 
-fn main() {
-    eprintln!(
-        "t402 {}: the command-line tool is not built yet; decode headers with \
-         `cargo run --example decode_headers -- <base64>`",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::exit(2);
+mod decode;
+mod error;
+mod facilitator;
+mod inspect;
+mod pay;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use t402_core::Network;
+
+use crate::error::{CliError, exit};
+
+/// Pay and get paid over HTTP with 402 Payment Required.
+#[derive(Debug, Parser)]
+#[command(name = "t402", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode a payment header (any of the five) or a v1 402 body; `-` reads standard input.
+    Decode {
+        /// The base64 value, a v1 JSON body, or `-`.
+        value: String,
+    },
+    /// Show what a URL asks for, as a table.
+    Inspect {
+        /// The URL.
+        url: String,
+    },
+    /// Pay for a URL with the key in $T402_PRIVATE_KEY or --key-file.
+    Pay {
+        /// The URL.
+        url: String,
+        /// The most to pay per request, in token units of a USD stablecoin (or of --asset).
+        #[arg(long, default_value = "0.10")]
+        max: String,
+        /// Only pay on this network (repeatable).
+        #[arg(long)]
+        network: Vec<String>,
+        /// Also pay with this token: `NETWORK,ASSET,DECIMALS` (capped by --max).
+        #[arg(long)]
+        asset: Vec<String>,
+        /// A file holding the hex private key.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Serve the facilitator HTTP service for the chains of a TOML file.
+    Facilitator {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn parse_network(text: &str) -> Result<Network, CliError> {
+    Network::parse_lenient(text)
+        .map_err(|err| CliError::new(exit::INPUT, format!("network {text}: {err}")))
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Decode { value } => {
+            let value = if value == "-" {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|err| CliError::new(exit::INPUT, err.to_string()))?;
+                text
+            } else {
+                value
+            };
+            let (kind, json) = decode::decode(&value)?;
+            println!("kind: {}", kind.label());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
+        }
+        Command::Inspect { url } => print!("{}", inspect::inspect(&url).await?),
+        Command::Pay {
+            url,
+            max,
+            network,
+            asset,
+            key_file,
+        } => {
+            let key = pay::load_key(key_file.as_deref())?;
+            let networks = network
+                .iter()
+                .map(|n| parse_network(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut assets = Vec::new();
+            for spec in &asset {
+                let parts: Vec<&str> = spec.split(',').collect();
+                let [network, address, decimals] = parts[..] else {
+                    return Err(CliError::new(
+                        exit::INPUT,
+                        format!("--asset {spec}: expected NETWORK,ASSET,DECIMALS"),
+                    ));
+                };
+                let decimals = decimals
+                    .parse()
+                    .map_err(|_| CliError::new(exit::INPUT, format!("--asset {spec}: decimals")))?;
+                assets.push((parse_network(network)?, address.to_string(), decimals));
+            }
+            let options = pay::PayOptions {
+                max,
+                networks,
+                assets,
+            };
+            print!("{}", pay::pay(&url, key, &options).await?);
+        }
+        Command::Facilitator { config } => facilitator::serve(&config).await?,
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("T402_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(err) = run(cli).await {
+        eprintln!("{}", err.line());
+        std::process::exit(err.code);
+    }
 }

@@ -407,46 +407,36 @@ impl Devnet {
     }
 }
 
+/// The output and gas of a successful execution; a revert or halt is [`ChainError::Reverted`].
+fn succeeded(result: ExecutionResult) -> Result<(Bytes, u64), ChainError> {
+    let used = result.tx_gas_used();
+    match result {
+        ExecutionResult::Success { output, .. } => Ok((output.into_data(), used)),
+        ExecutionResult::Revert { output, .. } => Err(ChainError::Reverted {
+            message: crate::chain::decode_revert(&output),
+            data: output,
+        }),
+        ExecutionResult::Halt { reason, .. } => Err(ChainError::Reverted {
+            data: Bytes::new(),
+            message: format!("halted: {reason:?}"),
+        }),
+    }
+}
+
 impl EvmChain for Devnet {
     fn chain_id(&self) -> u64 {
         self.chain_id
     }
 
     fn call(&self, call: CallRequest) -> BoxFuture<'_, Result<Bytes, ChainError>> {
-        let result = self.simulate(&call);
-        Box::pin(async move {
-            match result? {
-                ExecutionResult::Success { output, .. } => Ok(output.into_data()),
-                ExecutionResult::Revert { output, .. } => Err(ChainError::Reverted {
-                    message: crate::chain::decode_revert(&output),
-                    data: output,
-                }),
-                ExecutionResult::Halt { reason, .. } => Err(ChainError::Reverted {
-                    data: Bytes::new(),
-                    message: format!("halted: {reason:?}"),
-                }),
-            }
-        })
+        let result = self.simulate(&call).and_then(succeeded);
+        Box::pin(async move { result.map(|(output, _)| output) })
     }
 
     fn estimate_gas(&self, call: CallRequest) -> BoxFuture<'_, Result<u64, ChainError>> {
-        let result = self.simulate(&call);
-        Box::pin(async move {
-            match result? {
-                success @ ExecutionResult::Success { .. } => {
-                    let used = success.tx_gas_used();
-                    Ok(used + used / 4)
-                }
-                ExecutionResult::Revert { output, .. } => Err(ChainError::Reverted {
-                    message: crate::chain::decode_revert(&output),
-                    data: output,
-                }),
-                ExecutionResult::Halt { reason, .. } => Err(ChainError::Reverted {
-                    data: Bytes::new(),
-                    message: format!("halted: {reason:?}"),
-                }),
-            }
-        })
+        // What the call used, with a quarter more for what a real node's estimate would add.
+        let result = self.simulate(&call).and_then(succeeded);
+        Box::pin(async move { result.map(|(_, used)| used + used / 4) })
     }
 
     fn code(&self, address: Address) -> BoxFuture<'_, Result<Bytes, ChainError>> {

@@ -68,26 +68,29 @@ fn failure(err: &FacilitatorError) -> Response {
     error(status, &err.reason(), &err.to_string())
 }
 
-async fn verify(State(facilitator): State<Arc<dyn Facilitator>>, body: Bytes) -> Response {
-    let request = match read_request(&body) {
+/// Reads the body and answers with what `call` returns: 200 with the protocol answer, 400 for a
+/// body that is not a request, 503/504 when the facilitator cannot work.
+async fn answer<T, F>(body: &Bytes, call: F) -> Response
+where
+    T: serde::Serialize,
+    F: AsyncFnOnce(&FacilitatorRequest) -> Result<T, FacilitatorError>,
+{
+    let request = match read_request(body) {
         Ok(request) => request,
         Err(message) => return bad_request(&message),
     };
-    match facilitator.verify(&request).await {
+    match call(&request).await {
         Ok(answer) => axum::Json(answer).into_response(),
         Err(err) => failure(&err),
     }
 }
 
+async fn verify(State(facilitator): State<Arc<dyn Facilitator>>, body: Bytes) -> Response {
+    answer(&body, async |request| facilitator.verify(request).await).await
+}
+
 async fn settle(State(facilitator): State<Arc<dyn Facilitator>>, body: Bytes) -> Response {
-    let request = match read_request(&body) {
-        Ok(request) => request,
-        Err(message) => return bad_request(&message),
-    };
-    match facilitator.settle(&request).await {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(err) => failure(&err),
-    }
+    answer(&body, async |request| facilitator.settle(request).await).await
 }
 
 async fn supported(State(facilitator): State<Arc<dyn Facilitator>>) -> Response {

@@ -77,18 +77,23 @@ pub(crate) fn transfer_calldata(auth: &Authorization, signature: &[u8]) -> Bytes
         .abi_encode()
         .into()
     } else {
-        IEip3009Token::transferWithAuthorization_1Call {
-            from: auth.from,
-            to: auth.to,
-            value: auth.value,
-            validAfter: auth.valid_after,
-            validBefore: auth.valid_before,
-            nonce: auth.nonce,
-            signature: Bytes::copy_from_slice(signature),
-        }
-        .abi_encode()
-        .into()
+        transfer_calldata_bytes(auth, signature)
     }
+}
+
+/// The calldata of the `bytes` overload of `transferWithAuthorization`.
+fn transfer_calldata_bytes(auth: &Authorization, signature: &[u8]) -> Bytes {
+    IEip3009Token::transferWithAuthorization_1Call {
+        from: auth.from,
+        to: auth.to,
+        value: auth.value,
+        validAfter: auth.valid_after,
+        validBefore: auth.valid_before,
+        nonce: auth.nonce,
+        signature: Bytes::copy_from_slice(signature),
+    }
+    .abi_encode()
+    .into()
 }
 
 /// The signature the token contract sees: the inner signature of an ERC-6492 wrapper, the
@@ -124,17 +129,7 @@ pub(crate) async fn simulate_transfer(
                 },
                 IMulticall3::Call {
                     target: checked.token,
-                    callData: IEip3009Token::transferWithAuthorization_1Call {
-                        from: auth.from,
-                        to: auth.to,
-                        value: auth.value,
-                        validAfter: auth.valid_after,
-                        validBefore: auth.valid_before,
-                        nonce: auth.nonce,
-                        signature: unwrapped.inner.clone(),
-                    }
-                    .abi_encode()
-                    .into(),
+                    callData: transfer_calldata_bytes(auth, &unwrapped.inner),
                 },
             ],
         };

@@ -292,10 +292,15 @@ impl RequestBuilder {
             return Err(ClientError::AlreadyAttempted);
         }
         let challenge = client.payer.read_challenge(&headers, &body)?;
-        let payment: PreparedPayment = client
-            .payer
-            .prepare(&challenge, &self.url, self.policy.as_ref())
-            .await?;
+        // Choosing and signing get the same time as an exchange (a remote signer may hang).
+        let payment: PreparedPayment = tokio::time::timeout(
+            client.timeout,
+            client
+                .payer
+                .prepare(&challenge, &self.url, self.policy.as_ref()),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout(client.timeout))??;
         let offer = payment.offer.clone();
         let mut paid_headers = self.headers.clone();
         paid_headers.insert(payment.header_name, payment.header_value.clone());

@@ -437,3 +437,93 @@ async fn a_dropped_connection_is_retried_with_the_same_payment() {
     assert_eq!(seen.len(), 2, "the paid request was sent twice");
     assert_eq!(seen[0], seen[1], "with the same payment");
 }
+
+/// Declines payments above half a cent and records receipts.
+#[derive(Clone, Default)]
+struct Careful {
+    receipts: Arc<std::sync::Mutex<Vec<bool>>>,
+}
+
+impl t402_client::PayHooks for Careful {
+    fn before_pay<'a>(
+        &'a self,
+        offer: &'a PaymentRequirements,
+        _url: &'a str,
+    ) -> BoxFuture<'a, t402_client::PayDecision> {
+        Box::pin(async move {
+            if offer.amount.as_u256() > alloy_primitives::U256::from(5_000u64) {
+                t402_client::PayDecision::Decline("above half a cent: ask the owner".into())
+            } else {
+                t402_client::PayDecision::Approve
+            }
+        })
+    }
+
+    fn after_pay<'a>(
+        &'a self,
+        _offer: &'a PaymentRequirements,
+        receipt: Option<&'a t402_client::Receipt>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.receipts
+                .lock()
+                .unwrap()
+                .push(receipt.is_some_and(|r| r.success));
+        })
+    }
+}
+
+#[tokio::test]
+async fn hooks_decline_before_signing_and_see_the_receipt() {
+    let server = paid_server(
+        ResponseTemplate::new(200)
+            .insert_header("PAYMENT-RESPONSE", success_receipt())
+            .set_body_string("ok"),
+    )
+    .await;
+    let signed = Arc::new(AtomicUsize::new(0));
+    let hooks = Careful::default();
+    let payer = Payer::new()
+        .mechanism(
+            NetworkPattern::parse("eip155:*").unwrap(),
+            Arc::new(Counting {
+                inner: ExactEvmClient::new(PrivateKeySigner::random()),
+                signed: signed.clone(),
+            }),
+        )
+        .hooks(hooks.clone());
+    let client = Client::builder().payer(payer).build().unwrap();
+    // The server asks 0.01: declined, nothing signed.
+    let err = client
+        .get(&format!("{}/weather", server.uri()))
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        ClientError::Declined(reason) => assert!(reason.contains("ask the owner")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
+    assert!(hooks.receipts.lock().unwrap().is_empty());
+
+    // A cheaper offer is approved, and the receipt reaches the after-pay hook.
+    let cheap = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header_exists("payment-signature"))
+        .respond_with(
+            ResponseTemplate::new(200).insert_header("PAYMENT-RESPONSE", success_receipt()),
+        )
+        .with_priority(1)
+        .mount(&cheap)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(402).insert_header("PAYMENT-REQUIRED", challenge_header("5000")),
+        )
+        .with_priority(2)
+        .mount(&cheap)
+        .await;
+    client.get(&cheap.uri()).send().await.unwrap();
+    assert_eq!(signed.load(Ordering::SeqCst), 1);
+    assert_eq!(hooks.receipts.lock().unwrap().as_slice(), &[true]);
+}

@@ -75,6 +75,44 @@ fn payer_for(signer: PrivateKeySigner, token: Address) -> Payer {
         )
 }
 
+/// Pays `url` through the tower layer over hyper; returns the receipt.
+async fn pay_with_tower(url: &str, payer: Payer) -> Receipt {
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut service = ServiceBuilder::new()
+        .layer(PaymentClientLayer::new(payer))
+        .service(hyper);
+    let request = http::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = service.ready().await.unwrap().call(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let receipt = response
+        .extensions()
+        .get::<Receipt>()
+        .cloned()
+        .expect("a receipt");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "the report");
+    receipt
+}
+
+/// Pays `url` through the reqwest middleware; returns the receipt.
+async fn pay_with_middleware(url: &str, payer: Payer) -> Receipt {
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(t402_client::middleware::PaymentMiddleware::new(payer))
+        .build();
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let receipt = response
+        .extensions()
+        .get::<Receipt>()
+        .cloned()
+        .expect("a receipt");
+    assert_eq!(response.text().await.unwrap(), "the report");
+    receipt
+}
+
 struct Devworld {
     devnet: Arc<Devnet>,
     token: Address,
@@ -139,27 +177,8 @@ async fn client_pays_on_the_devnet() {
 #[tokio::test]
 async fn the_tower_layer_pays_over_hyper() {
     let world = devworld().await;
-    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let mut service = ServiceBuilder::new()
-        .layer(PaymentClientLayer::new(payer_for(
-            world.payer.clone(),
-            world.token,
-        )))
-        .service(hyper);
-    let request = http::Request::get(&world.url)
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let response = service.ready().await.unwrap().call(request).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let receipt = response
-        .extensions()
-        .get::<Receipt>()
-        .cloned()
-        .expect("a receipt");
+    let receipt = pay_with_tower(&world.url, payer_for(world.payer.clone(), world.token)).await;
     assert!(receipt.success);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(body, "the report");
     assert_eq!(
         world
             .devnet
@@ -173,21 +192,15 @@ async fn the_tower_layer_pays_over_hyper() {
 #[tokio::test]
 async fn the_reqwest_middleware_pays() {
     let world = devworld().await;
+    let receipt =
+        pay_with_middleware(&world.url, payer_for(world.payer.clone(), world.token)).await;
+    assert!(receipt.success);
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(t402_client::middleware::PaymentMiddleware::new(payer_for(
             world.payer.clone(),
             world.token,
         )))
         .build();
-    let response = client.get(&world.url).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let receipt = response
-        .extensions()
-        .get::<Receipt>()
-        .cloned()
-        .expect("a receipt");
-    assert!(receipt.success);
-    assert_eq!(response.text().await.unwrap(), "the report");
 
     // A per-request policy that refuses the token: nothing is paid.
     let refused = client
@@ -211,7 +224,7 @@ async fn the_reqwest_middleware_pays() {
 }
 
 #[tokio::test]
-async fn client_pays_on_anvil() {
+async fn client_tower_layer_and_middleware_pay_on_anvil() {
     let Some(anvil) = t402_evm::anvil::Anvil::start().await else {
         return;
     };
@@ -236,14 +249,18 @@ async fn client_pays_on_anvil() {
     let pay_to = Address::random();
     let url = serve(token, pay_to, facilitator).await;
     let client = Client::builder()
-        .payer(payer_for(payer, token))
+        .payer(payer_for(payer.clone(), token))
         .build()
         .unwrap();
     let response = client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let receipt = response.receipt().expect("a receipt");
-    let hash = receipt.transaction.as_deref().unwrap().parse().unwrap();
-    assert!(anvil.chain.receipt(hash).await.unwrap().unwrap().success);
+    let mut receipts = vec![response.receipt().cloned().expect("a receipt")];
+    receipts.push(pay_with_tower(&url, payer_for(payer.clone(), token)).await);
+    receipts.push(pay_with_middleware(&url, payer_for(payer, token)).await);
+    for receipt in receipts {
+        let hash = receipt.transaction.as_deref().unwrap().parse().unwrap();
+        assert!(anvil.chain.receipt(hash).await.unwrap().unwrap().success);
+    }
     let balance = t402_evm::chain::call_typed(
         &anvil.chain,
         token,
@@ -251,5 +268,5 @@ async fn client_pays_on_anvil() {
     )
     .await
     .unwrap();
-    assert_eq!(balance, U256::from(PRICE));
+    assert_eq!(balance, U256::from(3 * PRICE));
 }

@@ -1,0 +1,211 @@
+//! Transactions built here, checked against the Solana runtime itself (litesvm 0.16 with the SPL
+//! programs): the message bytes equal solana-message's, associated token addresses equal
+//! solana-address's derivation, and a payment signed by the authority and the fee payer executes
+//! and moves the tokens, for Token and Token-2022.
+
+use ed25519_dalek::SigningKey;
+use litesvm::LiteSVM;
+use solana_account::Account;
+use solana_address::Address;
+use solana_message::compiled_instruction::CompiledInstruction as TheirInstruction;
+use solana_message::{MessageHeader as TheirHeader, VersionedMessage, v0};
+use solana_signature::Signature;
+use solana_transaction::versioned::VersionedTransaction;
+use t402_svm::instructions::{
+    compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
+};
+use t402_svm::pubkey::{
+    ASSOCIATED_TOKEN_PROGRAM, Pubkey, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, associated_token_address,
+};
+use t402_svm::wire::{MessageV0, Transaction};
+
+fn address(key: &Pubkey) -> Address {
+    Address::new_from_array(key.0)
+}
+
+fn key_of(signing: &SigningKey) -> Pubkey {
+    Pubkey(signing.verifying_key().to_bytes())
+}
+
+/// The same message in solana-message's types.
+fn theirs(message: &MessageV0) -> v0::Message {
+    v0::Message {
+        header: TheirHeader {
+            num_required_signatures: message.header.num_required_signatures,
+            num_readonly_signed_accounts: message.header.num_readonly_signed_accounts,
+            num_readonly_unsigned_accounts: message.header.num_readonly_unsigned_accounts,
+        },
+        account_keys: message.account_keys.iter().map(address).collect(),
+        recent_blockhash: solana_hash::Hash::new_from_array(message.recent_blockhash),
+        instructions: message
+            .instructions
+            .iter()
+            .map(|i| TheirInstruction {
+                program_id_index: i.program_id_index,
+                accounts: i.accounts.clone(),
+                data: i.data.clone(),
+            })
+            .collect(),
+        address_table_lookups: vec![],
+    }
+}
+
+/// An SPL mint (82-byte base layout, valid for Token and Token-2022).
+fn mint_data(decimals: u8, supply: u64) -> Vec<u8> {
+    let mut data = vec![0u8; 82];
+    data[36..44].copy_from_slice(&supply.to_le_bytes());
+    data[44] = decimals;
+    data[45] = 1; // initialized
+    data
+}
+
+/// An SPL token account (165-byte base layout).
+fn token_account_data(mint: &Pubkey, owner: &Pubkey, amount: u64) -> Vec<u8> {
+    let mut data = vec![0u8; 165];
+    data[..32].copy_from_slice(&mint.0);
+    data[32..64].copy_from_slice(&owner.0);
+    data[64..72].copy_from_slice(&amount.to_le_bytes());
+    data[108] = 1; // initialized
+    data
+}
+
+fn amount_of(svm: &LiteSVM, account: &Pubkey) -> u64 {
+    let data = svm.get_account(&address(account)).unwrap().data;
+    u64::from_le_bytes(data[64..72].try_into().unwrap())
+}
+
+fn set(svm: &mut LiteSVM, key: &Pubkey, data: Vec<u8>, owner: &Pubkey) {
+    svm.set_account(
+        address(key),
+        Account {
+            lamports: 10_000_000,
+            data,
+            owner: address(owner),
+            executable: false,
+            rent_epoch: 0,
+        },
+    )
+    .unwrap();
+}
+
+fn pay(token_program: Pubkey) {
+    let mut svm = LiteSVM::new();
+    let fee_payer = SigningKey::from_bytes(&[1; 32]);
+    let authority = SigningKey::from_bytes(&[2; 32]);
+    let payee = key_of(&SigningKey::from_bytes(&[3; 32]));
+    let mint = Pubkey([7; 32]);
+    svm.airdrop(&address(&key_of(&fee_payer)), 1_000_000_000)
+        .unwrap();
+    set(&mut svm, &mint, mint_data(6, 1_000_000), &token_program);
+    let source = associated_token_address(&key_of(&authority), &mint, &token_program);
+    let destination = associated_token_address(&payee, &mint, &token_program);
+    set(
+        &mut svm,
+        &source,
+        token_account_data(&mint, &key_of(&authority), 1_000_000),
+        &token_program,
+    );
+    set(
+        &mut svm,
+        &destination,
+        token_account_data(&mint, &payee, 0),
+        &token_program,
+    );
+
+    let message = compile(
+        key_of(&fee_payer),
+        &[
+            set_compute_unit_limit(20_000),
+            set_compute_unit_price(1),
+            transfer_checked(
+                token_program,
+                source,
+                mint,
+                destination,
+                key_of(&authority),
+                1_000,
+                6,
+            ),
+            memo(b"pi_3abc123def456"),
+        ],
+        svm.latest_blockhash().to_bytes(),
+    );
+    // The bytes we sign are the bytes Solana signs.
+    assert_eq!(
+        VersionedMessage::V0(theirs(&message)).serialize(),
+        message.serialize().unwrap()
+    );
+    let mut transaction = Transaction::unsigned(message);
+    assert!(transaction.sign(&authority).unwrap());
+    // Partially signed, as the client sends it: the fee payer's slot is empty.
+    assert_eq!(transaction.signatures[0], [0u8; 64]);
+    let wire = transaction.serialize().unwrap();
+    assert_eq!(Transaction::deserialize(&wire).unwrap(), transaction);
+    assert!(transaction.sign(&fee_payer).unwrap());
+
+    let executed = svm.send_transaction(VersionedTransaction {
+        signatures: transaction
+            .signatures
+            .iter()
+            .map(|s| Signature::from(*s))
+            .collect(),
+        message: VersionedMessage::V0(theirs(&transaction.message)),
+    });
+    assert!(executed.is_ok(), "{executed:?}");
+    assert_eq!(amount_of(&svm, &destination), 1_000);
+    assert_eq!(amount_of(&svm, &source), 999_000);
+}
+
+#[test]
+fn a_token_payment_executes_on_the_runtime() {
+    pay(TOKEN_PROGRAM);
+}
+
+#[test]
+fn a_token_2022_payment_executes_on_the_runtime() {
+    pay(TOKEN_2022_PROGRAM);
+}
+
+#[test]
+fn associated_token_addresses_match_solanas_derivation() {
+    for seed in 1..=8u8 {
+        let owner = key_of(&SigningKey::from_bytes(&[seed; 32]));
+        let mint = Pubkey([seed.wrapping_mul(31); 32]);
+        for program in [TOKEN_PROGRAM, TOKEN_2022_PROGRAM] {
+            let (expected, _) = Address::find_program_address(
+                &[&owner.0, &program.0, &mint.0],
+                &address(&ASSOCIATED_TOKEN_PROGRAM),
+            );
+            assert_eq!(
+                address(&associated_token_address(&owner, &mint, &program)),
+                expected
+            );
+        }
+    }
+}
+
+#[test]
+fn a_tampered_transaction_fails_signature_verification() {
+    let mut svm = LiteSVM::new();
+    let fee_payer = SigningKey::from_bytes(&[1; 32]);
+    svm.airdrop(&address(&key_of(&fee_payer)), 1_000_000_000)
+        .unwrap();
+    let message = compile(
+        key_of(&fee_payer),
+        &[memo(b"hello")],
+        svm.latest_blockhash().to_bytes(),
+    );
+    let mut transaction = Transaction::unsigned(message);
+    transaction.sign(&fee_payer).unwrap();
+    transaction.message.instructions[0].data = b"hellO".to_vec();
+    assert!(!transaction.verify_slot(0));
+    let executed = svm.send_transaction(VersionedTransaction {
+        signatures: transaction
+            .signatures
+            .iter()
+            .map(|s| Signature::from(*s))
+            .collect(),
+        message: VersionedMessage::V0(theirs(&transaction.message)),
+    });
+    assert!(executed.is_err());
+}

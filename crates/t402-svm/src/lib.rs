@@ -4,8 +4,8 @@
 //! and associated token addresses (Token and Token-2022), the instructions a payment uses, signed
 //! with ed25519-dalek.
 //!
-//! This release holds the wire format and the addresses; the client, the facilitator checks and
-//! settlement build on them.
+//! [`ExactSvmClient`] builds and signs the payment transaction; [`verify::verify_offline`] runs
+//! the facilitator's checks that need no node. Settlement and the JSON-RPC backend build on them.
 //!
 //! ```
 //! use t402_svm::pubkey::{Pubkey, TOKEN_PROGRAM, associated_token_address};
@@ -19,4 +19,10 @@
 
 pub mod instructions;
 pub mod pubkey;
+pub mod rpc;
+pub mod verify;
 pub mod wire;
+
+mod client;
+
+pub use client::{DEFAULT_COMPUTE_UNIT_LIMIT, DEFAULT_COMPUTE_UNIT_PRICE, ExactSvmClient};

@@ -17,6 +17,7 @@
 //! # Ok::<(), t402_svm::pubkey::PubkeyError>(())
 //! ```
 
+pub mod facilitator;
 pub mod instructions;
 pub mod pubkey;
 pub mod rpc;
@@ -26,3 +27,4 @@ pub mod wire;
 mod client;
 
 pub use client::{DEFAULT_COMPUTE_UNIT_LIMIT, DEFAULT_COMPUTE_UNIT_PRICE, ExactSvmClient};
+pub use facilitator::ExactSvmFacilitator;

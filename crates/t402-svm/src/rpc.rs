@@ -37,6 +37,21 @@ pub trait SolanaRpc: Send + Sync + fmt::Debug {
 
     /// An account, `None` when it does not exist.
     fn account(&self, key: Pubkey) -> BoxFuture<'_, Result<Option<AccountInfo>, RpcError>>;
+
+    /// Simulates a fully signed transaction (signatures verified, blockhash not replaced):
+    /// `Ok(Err(why))` when it would fail.
+    fn simulate(&self, transaction: Vec<u8>)
+    -> BoxFuture<'_, Result<Result<(), String>, RpcError>>;
+
+    /// Submits a fully signed transaction; returns its base58 signature.
+    fn send(&self, transaction: Vec<u8>) -> BoxFuture<'_, Result<String, RpcError>>;
+
+    /// The status of a submitted transaction: `None` while unknown, `Some(Ok(()))` once confirmed,
+    /// `Some(Err(why))` when it failed.
+    fn status(
+        &self,
+        signature: String,
+    ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>>;
 }
 
 /// The decimals of an SPL mint's data (Token and Token-2022 share the base layout).
@@ -51,5 +66,23 @@ impl<T: SolanaRpc + ?Sized> SolanaRpc for std::sync::Arc<T> {
 
     fn account(&self, key: Pubkey) -> BoxFuture<'_, Result<Option<AccountInfo>, RpcError>> {
         (**self).account(key)
+    }
+
+    fn simulate(
+        &self,
+        transaction: Vec<u8>,
+    ) -> BoxFuture<'_, Result<Result<(), String>, RpcError>> {
+        (**self).simulate(transaction)
+    }
+
+    fn send(&self, transaction: Vec<u8>) -> BoxFuture<'_, Result<String, RpcError>> {
+        (**self).send(transaction)
+    }
+
+    fn status(
+        &self,
+        signature: String,
+    ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>> {
+        (**self).status(signature)
     }
 }

@@ -38,8 +38,39 @@ fn key_of(signing: &SigningKey) -> Pubkey {
     Pubkey(signing.verifying_key().to_bytes())
 }
 
+/// The same transaction in Solana's own types.
+fn theirs(transaction: &Transaction) -> VersionedTransaction {
+    let message = &transaction.message;
+    VersionedTransaction {
+        signatures: transaction
+            .signatures
+            .iter()
+            .map(|s| Signature::from(*s))
+            .collect(),
+        message: VersionedMessage::V0(v0::Message {
+            header: TheirHeader {
+                num_required_signatures: message.header.num_required_signatures,
+                num_readonly_signed_accounts: message.header.num_readonly_signed_accounts,
+                num_readonly_unsigned_accounts: message.header.num_readonly_unsigned_accounts,
+            },
+            account_keys: message.account_keys.iter().map(address).collect(),
+            recent_blockhash: solana_hash::Hash::new_from_array(message.recent_blockhash),
+            instructions: message
+                .instructions
+                .iter()
+                .map(|i| TheirInstruction {
+                    program_id_index: i.program_id_index,
+                    accounts: i.accounts.clone(),
+                    data: i.data.clone(),
+                })
+                .collect(),
+            address_table_lookups: vec![],
+        }),
+    }
+}
+
 /// litesvm behind the client's node interface.
-struct Runtime(Mutex<LiteSVM>);
+struct Runtime(Mutex<LiteSVM>, Mutex<std::collections::HashSet<String>>);
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,6 +96,43 @@ impl SolanaRpc for Runtime {
                 lamports: a.lamports,
             });
         Box::pin(async move { Ok(account) })
+    }
+
+    fn simulate(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<Result<(), String>, RpcError>> {
+        let outcome = Transaction::deserialize(&bytes)
+            .map_err(|err| err.to_string())
+            .and_then(|tx| {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .simulate_transaction(theirs(&tx))
+                    .map(|_| ())
+                    .map_err(|failed| format!("{:?}", failed.err))
+            });
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn send(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, RpcError>> {
+        let outcome = Transaction::deserialize(&bytes)
+            .map_err(|err| RpcError::Node(err.to_string()))
+            .and_then(|tx| {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .send_transaction(theirs(&tx))
+                    .map_err(|failed| RpcError::Node(format!("{:?}", failed.err)))?;
+                self.1.lock().unwrap().insert(tx.id());
+                Ok(tx.id())
+            });
+        Box::pin(async move { outcome })
+    }
+
+    fn status(
+        &self,
+        signature: String,
+    ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>> {
+        let known = self.1.lock().unwrap().contains(&signature);
+        Box::pin(async move { Ok(known.then_some(Ok(()))) })
     }
 }
 
@@ -126,7 +194,7 @@ impl World {
             token_account_data(&mint, &payee, 0),
         );
         Self {
-            runtime: Arc::new(Runtime(Mutex::new(svm))),
+            runtime: Arc::new(Runtime(Mutex::new(svm), Mutex::default())),
             fee_payer,
             payer,
             payee,
@@ -203,38 +271,11 @@ impl World {
     }
 
     fn execute(&self, transaction: &Transaction) -> bool {
-        let message = &transaction.message;
-        let theirs = VersionedTransaction {
-            signatures: transaction
-                .signatures
-                .iter()
-                .map(|s| Signature::from(*s))
-                .collect(),
-            message: VersionedMessage::V0(v0::Message {
-                header: TheirHeader {
-                    num_required_signatures: message.header.num_required_signatures,
-                    num_readonly_signed_accounts: message.header.num_readonly_signed_accounts,
-                    num_readonly_unsigned_accounts: message.header.num_readonly_unsigned_accounts,
-                },
-                account_keys: message.account_keys.iter().map(address).collect(),
-                recent_blockhash: solana_hash::Hash::new_from_array(message.recent_blockhash),
-                instructions: message
-                    .instructions
-                    .iter()
-                    .map(|i| TheirInstruction {
-                        program_id_index: i.program_id_index,
-                        accounts: i.accounts.clone(),
-                        data: i.data.clone(),
-                    })
-                    .collect(),
-                address_table_lookups: vec![],
-            }),
-        };
         self.runtime
             .0
             .lock()
             .unwrap()
-            .send_transaction(theirs)
+            .send_transaction(theirs(transaction))
             .is_ok()
     }
 
@@ -553,4 +594,75 @@ fn the_envelope_checks_come_first() {
         reject(&world, &requirements, &foreign).reason,
         Reason::InvalidExactSolanaFeePayerMismatch
     );
+}
+
+fn facilitator(world: &World) -> t402_svm::ExactSvmFacilitator<Arc<Runtime>> {
+    t402_svm::ExactSvmFacilitator::new(
+        NETWORK.parse().unwrap(),
+        world.runtime.clone(),
+        vec![SigningKey::from_bytes(&[21; 32]), world.fee_payer.clone()],
+    )
+    .unwrap()
+    .with_confirmation(
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_millis(10),
+    )
+}
+
+#[tokio::test]
+async fn verify_simulates_settle_submits_once() {
+    let world = World::new(TOKEN_2022_PROGRAM);
+    let facilitator = facilitator(&world);
+    let requirements = world.requirements(None);
+    let request = world.request(&requirements, &world.signed(&world.instructions(1000)));
+
+    let verified = facilitator.verify_payment(&request).await.unwrap();
+    assert!(verified.is_valid, "{verified:?}");
+    assert_eq!(verified.payer, Some(key_of(&world.payer).to_string()));
+
+    let settled = facilitator.settle_payment(&request).await;
+    assert!(settled.success, "{settled:?}");
+    assert_eq!(settled.network, NETWORK);
+    assert_eq!(settled.payer, Some(key_of(&world.payer).to_string()));
+    assert_eq!(settled.transaction.as_deref().unwrap().len() > 80, true);
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+
+    let again = facilitator.settle_payment(&request).await;
+    assert!(!again.success);
+    assert_eq!(again.error_reason, Some(Reason::DuplicateSettlement));
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+}
+
+#[tokio::test]
+async fn an_expired_blockhash_or_an_empty_account_fails_simulation() {
+    let world = World::new(TOKEN_PROGRAM);
+    let facilitator = facilitator(&world);
+    let requirements = world.requirements(None);
+
+    let request = world.request(&requirements, &world.signed(&world.instructions(1000)));
+    world.runtime.0.lock().unwrap().expire_blockhash();
+    let verified = facilitator.verify_payment(&request).await.unwrap();
+    assert!(!verified.is_valid);
+    assert_eq!(
+        verified.invalid_reason,
+        Some(Reason::TransactionSimulationFailed)
+    );
+    let settled = facilitator.settle_payment(&request).await;
+    assert_eq!(
+        settled.error_reason,
+        Some(Reason::TransactionSimulationFailed)
+    );
+    assert_eq!(settled.transaction.as_deref(), Some(""));
+
+    let mut too_much = requirements.clone();
+    too_much.amount = 2_000_000u64.into();
+    let request = world.request(&too_much, &world.signed(&world.instructions(2_000_000)));
+    let verified = facilitator.verify_payment(&request).await.unwrap();
+    assert_eq!(
+        verified.invalid_reason,
+        Some(Reason::TransactionSimulationFailed)
+    );
+    // The token program refuses the transfer: custom error 1 is SPL Token's InsufficientFunds.
+    let message = verified.invalid_message.unwrap();
+    assert!(message.contains("Custom(1)"), "{message}");
 }

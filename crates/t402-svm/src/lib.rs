@@ -25,6 +25,8 @@ pub mod verify;
 pub mod wire;
 
 mod client;
+mod server;
 
 pub use client::{DEFAULT_COMPUTE_UNIT_LIMIT, DEFAULT_COMPUTE_UNIT_PRICE, ExactSvmClient};
 pub use facilitator::ExactSvmFacilitator;
+pub use server::ExactSvmServer;

@@ -597,10 +597,19 @@ fn the_envelope_checks_come_first() {
 }
 
 fn facilitator(world: &World) -> t402_svm::ExactSvmFacilitator<Arc<Runtime>> {
+    // Two fee payers: the first is the one `/supported` advertises.
+    let first = SigningKey::from_bytes(&[21; 32]);
+    world
+        .runtime
+        .0
+        .lock()
+        .unwrap()
+        .airdrop(&address(&key_of(&first)), 1_000_000_000)
+        .unwrap();
     t402_svm::ExactSvmFacilitator::new(
         NETWORK.parse().unwrap(),
         world.runtime.clone(),
-        vec![SigningKey::from_bytes(&[21; 32]), world.fee_payer.clone()],
+        vec![first, world.fee_payer.clone()],
     )
     .unwrap()
     .with_confirmation(
@@ -625,7 +634,9 @@ async fn verify_simulates_settle_submits_once() {
     assert_eq!(settled.network, NETWORK);
     assert_eq!(settled.payer, Some(key_of(&world.payer).to_string()));
     // The transaction id is the base58 of the fee payer's 64-byte signature.
-    let id = bs58::decode(settled.transaction.as_deref().unwrap()).into_vec().unwrap();
+    let id = bs58::decode(settled.transaction.as_deref().unwrap())
+        .into_vec()
+        .unwrap();
     assert_eq!(id.len(), 64);
     assert_eq!(world.token_amount(&world.destination()), 1000);
 
@@ -667,4 +678,63 @@ async fn an_expired_blockhash_or_an_empty_account_fails_simulation() {
     // The token program refuses the transfer: custom error 1 is SPL Token's InsufficientFunds.
     let message = verified.invalid_message.unwrap();
     assert!(message.contains("Custom(1)"), "{message}");
+}
+
+#[tokio::test]
+async fn a_paid_request_settles_on_the_runtime_through_server_and_client() {
+    use t402_core::{AssetAmount, LocalFacilitator, NetworkPattern, Price};
+    let world = World::new(TOKEN_PROGRAM);
+    let network: t402_core::Network = NETWORK.parse().unwrap();
+    let facilitator =
+        LocalFacilitator::new().register([network.clone()], Arc::new(facilitator(&world)));
+    let price = Price::Asset(AssetAmount::new(world.mint.to_string(), 1000u64.into()));
+    let layer = t402_server::PaymentLayer::builder()
+        .facilitator(facilitator)
+        .mechanism(
+            NetworkPattern::parse("solana:*").unwrap(),
+            Arc::new(t402_svm::ExactSvmServer),
+        )
+        .route(
+            "GET /report",
+            t402_server::Route::new(t402_server::PaymentOption::exact(
+                network.clone(),
+                price,
+                world.payee.to_string(),
+            )),
+        )
+        .build_and_initialize()
+        .await
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/report", axum::routing::get(|| async { "paid on solana" }))
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/report", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let client = t402_client::Client::builder()
+        .payer(
+            t402_client::Payer::new()
+                .mechanism(
+                    NetworkPattern::parse("solana:*").unwrap(),
+                    Arc::new(ExactSvmClient::new(
+                        world.payer.clone(),
+                        world.runtime.clone(),
+                    )),
+                )
+                .policy(
+                    t402_client::SpendPolicy::new()
+                        .allow_asset(network, &world.mint.to_string(), 6, Some("0.01"))
+                        .unwrap(),
+                ),
+        )
+        .build()
+        .unwrap();
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text());
+    assert_eq!(response.text(), "paid on solana");
+    let receipt = response.receipt().unwrap();
+    assert!(receipt.success);
+    assert_eq!(receipt.payer, Some(key_of(&world.payer).to_string()));
+    assert_eq!(world.token_amount(&world.destination()), 1000);
 }

@@ -19,6 +19,7 @@
 
 pub mod facilitator;
 pub mod instructions;
+pub mod json_rpc;
 pub mod pubkey;
 pub mod rpc;
 pub mod verify;

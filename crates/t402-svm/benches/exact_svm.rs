@@ -1,0 +1,87 @@
+//! Building and signing a Solana payment, and verifying one without a node (decode, checks,
+//! signature), beside one bare ed25519 verification in the same run.
+
+// criterion's macros generate undocumented public items.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use ed25519_dalek::{Signer, SigningKey, Verifier};
+use serde_json::json;
+use t402_core::{PaymentPayload, PaymentRequirements, VerifyRequest};
+use t402_svm::instructions::{
+    compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
+};
+use t402_svm::pubkey::{Pubkey, TOKEN_PROGRAM, associated_token_address};
+use t402_svm::verify::verify_offline;
+use t402_svm::wire::Transaction;
+
+fn bench(c: &mut Criterion) {
+    let fee_payer = Pubkey(SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes());
+    let authority = SigningKey::from_bytes(&[2; 32]);
+    let payer = Pubkey(authority.verifying_key().to_bytes());
+    let payee = Pubkey(SigningKey::from_bytes(&[3; 32]).verifying_key().to_bytes());
+    let mint: Pubkey = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+        .parse()
+        .unwrap();
+    let requirements: PaymentRequirements = serde_json::from_value(json!({
+        "scheme": "exact", "network": "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "amount": "1000",
+        "asset": mint.to_string(), "payTo": payee.to_string(), "maxTimeoutSeconds": 60,
+        "extra": {"feePayer": fee_payer.to_string()}
+    }))
+    .unwrap();
+    let build = || {
+        let message = compile(
+            fee_payer,
+            &[
+                set_compute_unit_limit(20_000),
+                set_compute_unit_price(1),
+                transfer_checked(
+                    TOKEN_PROGRAM,
+                    associated_token_address(&payer, &mint, &TOKEN_PROGRAM),
+                    mint,
+                    associated_token_address(&payee, &mint, &TOKEN_PROGRAM),
+                    payer,
+                    1000,
+                    6,
+                ),
+                memo(b"0123456789abcdef0123456789abcdef"),
+            ],
+            [7; 32],
+        );
+        let mut transaction = Transaction::unsigned(message);
+        transaction.sign(&authority).unwrap();
+        STANDARD.encode(transaction.serialize().unwrap())
+    };
+    let encoded = build();
+    let mut payload = serde_json::Map::new();
+    payload.insert("transaction".into(), json!(encoded));
+    let request = VerifyRequest::new(
+        PaymentPayload::new(requirements.clone().into(), payload),
+        requirements,
+    );
+    let signers = [fee_payer];
+    let message = b"a message of about the size of a payment transaction";
+    let signature = authority.sign(message);
+    let verifying = authority.verifying_key();
+
+    let mut group = c.benchmark_group("exact_svm");
+    group.bench_function("bare_ed25519_verify", |b| {
+        b.iter(|| {
+            verifying
+                .verify(black_box(message), black_box(&signature))
+                .unwrap()
+        })
+    });
+    group.bench_function("build_and_sign_payment", |b| b.iter(build));
+    group.bench_function("verify_offline", |b| {
+        b.iter(|| verify_offline(black_box(&request), &signers).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

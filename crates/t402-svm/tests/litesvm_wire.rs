@@ -141,6 +141,18 @@ fn pay(token_program: Pubkey) {
     assert_eq!(transaction.signatures[0], [0u8; 64]);
     let wire = transaction.serialize().unwrap();
     assert_eq!(Transaction::deserialize(&wire).unwrap(), transaction);
+    // Solana's own decoder reads the same bytes as the same transaction.
+    let decoded: VersionedTransaction = wincode::deserialize(&wire).unwrap();
+    assert_eq!(decoded.signatures.len(), 2);
+    assert_eq!(
+        decoded.signatures[1].as_ref(),
+        &transaction.signatures[1][..]
+    );
+    assert_eq!(
+        decoded.message.serialize(),
+        transaction.message.serialize().unwrap()
+    );
+    assert!(decoded.verify_with_results().iter().skip(1).all(|ok| *ok));
     assert!(transaction.sign(&fee_payer).unwrap());
 
     let executed = svm.send_transaction(VersionedTransaction {

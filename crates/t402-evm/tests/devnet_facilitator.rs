@@ -564,6 +564,8 @@ async fn a_receipt_that_does_not_come_is_never_paid_twice_and_never_lost() {
     let hash = first.transaction.clone().unwrap();
     assert!(!hash.is_empty());
 
+    assert_eq!(facilitator.pending_settlements(), 1);
+
     let second = facilitator.settle_payment(&request).await;
     assert_failed(&second, Reason::DuplicateSettlement);
     assert_eq!(second.transaction.as_deref(), Some(&*hash));
@@ -573,6 +575,28 @@ async fn a_receipt_that_does_not_come_is_never_paid_twice_and_never_lost() {
     assert!(third.success, "{third:?}");
     assert_eq!(third.transaction.as_deref(), Some(&*hash));
     assert_eq!(world.balance(world.pay_to).await, U256::from(PRICE));
+    assert_eq!(facilitator.pending_settlements(), 0);
+}
+
+#[tokio::test]
+async fn a_pending_record_ends_when_its_authorization_expires() {
+    let world = World::new();
+    let chain = Arc::new(Faulty::new(world.devnet.clone()));
+    chain.hide_receipts.store(true, Ordering::SeqCst);
+    let facilitator = world
+        .facilitator_on(chain, 1)
+        .with_receipt_timeout(Duration::from_millis(30));
+    let first = facilitator.settle_payment(&world.payment().await).await;
+    assert_failed(&first, Reason::InvalidExactEvmFailedToGetReceipt);
+    assert_eq!(facilitator.pending_settlements(), 1);
+    world.clock.advance(59);
+    assert_eq!(facilitator.pending_settlements(), 1, "still able to pay");
+    world.clock.advance(2);
+    assert_eq!(
+        facilitator.pending_settlements(),
+        0,
+        "expired: it can no longer pay"
+    );
 }
 
 #[tokio::test]

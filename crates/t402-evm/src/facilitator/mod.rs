@@ -54,6 +54,15 @@ pub enum FacilitatorSetupError {
 /// Identifies one authorization: token, payer and nonce.
 type AuthorizationKey = (Address, Address, B256);
 
+/// A transaction sent without a receipt before the deadline.
+#[derive(Debug, Clone, Copy)]
+struct PendingTransaction {
+    hash: B256,
+    /// The authorization's `validBefore`: after it, the transaction can no longer pay, so the
+    /// record can go.
+    valid_before: alloy_primitives::U256,
+}
+
 /// Scheme `exact` (EIP-3009) facilitator for one EVM chain.
 pub struct ExactEvmFacilitator {
     network: Network,
@@ -69,7 +78,7 @@ pub struct ExactEvmFacilitator {
     payer_locks: Box<[tokio::sync::Mutex<()>]>,
     /// Transactions sent whose receipt did not arrive in time, so a retry finds them instead of
     /// sending again.
-    pending: std::sync::Mutex<HashMap<AuthorizationKey, B256>>,
+    pending: std::sync::Mutex<HashMap<AuthorizationKey, PendingTransaction>>,
 }
 
 impl fmt::Debug for ExactEvmFacilitator {
@@ -174,6 +183,15 @@ impl ExactEvmFacilitator {
     /// The signers.
     pub fn signers(&self) -> &FacilitatorSigners {
         &self.signers
+    }
+
+    /// How many sent transactions still wait for a receipt (records end once the authorization
+    /// has expired, since it can no longer pay).
+    pub fn pending_settlements(&self) -> usize {
+        let now = alloy_primitives::U256::from(self.clock.now());
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|_, tx| tx.valid_before > now);
+        pending.len()
     }
 
     /// Every verification step of protocol reference §5.3 in order: the message and signature

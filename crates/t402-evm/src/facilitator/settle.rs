@@ -8,7 +8,7 @@ use t402_core::{Reason, SettleRequest, SettleResponse};
 use tracing::{Instrument, info, info_span, warn};
 
 use super::onchain::{WalletSignature, contract_signature, transfer_calldata};
-use super::{AuthorizationKey, ExactEvmFacilitator, PAYER_LOCK_STRIPES};
+use super::{AuthorizationKey, ExactEvmFacilitator, PAYER_LOCK_STRIPES, PendingTransaction};
 use crate::chain::{CallRequest, ChainError, TxReceipt, call_typed};
 use crate::contracts::IEip3009Token;
 
@@ -117,12 +117,15 @@ async fn settle_inner(
 
     // A previous attempt that sent but saw no receipt in time: report its outcome, never send a
     // second transaction.
-    let earlier = facilitator
-        .pending
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .get(&key)
-        .copied();
+    let earlier = {
+        let now = alloy_primitives::U256::from(facilitator.clock.now());
+        let mut pending = facilitator
+            .pending
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        pending.retain(|_, tx| tx.valid_before > now);
+        pending.get(&key).map(|tx| tx.hash)
+    };
     if let Some(hash) = earlier {
         return match facilitator.chain.receipt(hash).await {
             Ok(Some(receipt)) => {
@@ -214,7 +217,13 @@ async fn settle_inner(
                 .pending
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner())
-                .insert(key, hash);
+                .insert(
+                    key,
+                    PendingTransaction {
+                        hash,
+                        valid_before: auth.valid_before,
+                    },
+                );
             warn!(transaction = %hash, "no receipt before the deadline");
             answer.failure_after_send(Reason::InvalidExactEvmFailedToGetReceipt, message, hash)
         }

@@ -13,7 +13,7 @@ use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::error::ClientError;
-use crate::payer::{Payer, carries_payment};
+use crate::payer::{Payer, carries_payment, is_refusal};
 use crate::policy::SpendPolicy;
 
 /// Pays on 402 with a [`Payer`].
@@ -87,17 +87,12 @@ impl Middleware for PaymentMiddleware {
             }
         };
         let status = response.status();
-        if status == StatusCode::PAYMENT_REQUIRED || status == StatusCode::PRECONDITION_FAILED {
+        if is_refusal(status) {
             let headers = response.headers().clone();
             let body = response.bytes().await.unwrap_or_default();
-            let outcome = self.payer.conclude(payment, status, &headers, &body).await;
-            return Err(failed(match outcome {
-                Err(err) => err,
-                Ok(_) => ClientError::PaymentRefused {
-                    status: status.as_u16(),
-                    reason: t402_core::Reason::T402PaymentRefused,
-                },
-            }));
+            return Err(failed(
+                self.payer.refusal(payment, status, &headers, &body).await,
+            ));
         }
         let receipt = self
             .payer

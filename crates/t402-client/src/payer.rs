@@ -305,28 +305,13 @@ impl Payer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Option<Receipt>, ClientError> {
-        let receipt = self.read_receipt(headers);
+        if is_refusal(status) {
+            return Err(self.refusal(payment, status, headers, body).await);
+        }
         let PreparedPayment {
             offer, reservation, ..
         } = payment;
-        if status == StatusCode::PAYMENT_REQUIRED || status == StatusCode::PRECONDITION_FAILED {
-            // Refused: nothing was charged, the reservation is given back (by drop).
-            drop(reservation);
-            if let Some(Ok(settled)) = receipt {
-                self.hooks.after_pay(&offer, Some(&settled)).await;
-                return Err(ClientError::SettlementFailed(Box::new(settled)));
-            }
-            let reason = self
-                .read_challenge(headers, body)
-                .ok()
-                .and_then(|challenge| challenge.error().map(Reason::parse))
-                .unwrap_or(Reason::T402PaymentRefused);
-            return Err(ClientError::PaymentRefused {
-                status: status.as_u16(),
-                reason,
-            });
-        }
-        let receipt = receipt.and_then(Result::ok);
+        let receipt = self.read_receipt(headers).and_then(Result::ok);
         match (&receipt, reservation) {
             // A failed handler is not settled by t402 or reference servers.
             (None, Some(reservation)) if status.is_client_error() || status.is_server_error() => {
@@ -337,6 +322,35 @@ impl Payer {
         }
         self.hooks.after_pay(&offer, receipt.as_ref()).await;
         Ok(receipt)
+    }
+
+    /// Why the server refused a payment (a 402 or 412 answer to the paid request): settlement
+    /// failed (with its receipt) or verification refused it. Nothing was charged, so the
+    /// reservation is given back.
+    pub async fn refusal(
+        &self,
+        payment: PreparedPayment,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> ClientError {
+        let PreparedPayment {
+            offer, reservation, ..
+        } = payment;
+        drop(reservation);
+        if let Some(Ok(settled)) = self.read_receipt(headers) {
+            self.hooks.after_pay(&offer, Some(&settled)).await;
+            return ClientError::SettlementFailed(Box::new(settled));
+        }
+        let reason = self
+            .read_challenge(headers, body)
+            .ok()
+            .and_then(|challenge| challenge.error().map(Reason::parse))
+            .unwrap_or(Reason::T402PaymentRefused);
+        ClientError::PaymentRefused {
+            status: status.as_u16(),
+            reason,
+        }
     }
 
     /// The settlement receipt of a response (`PAYMENT-RESPONSE`, else `X-PAYMENT-RESPONSE`).
@@ -354,6 +368,12 @@ impl Payer {
         decode(PAYMENT_RESPONSE_HEADER, HeaderKind::PaymentResponse)
             .or_else(|| decode(X_PAYMENT_RESPONSE_HEADER, HeaderKind::XPaymentResponse))
     }
+}
+
+/// Whether the answer to a paid request means the server refused the payment (402, or 412 for
+/// `permit2_allowance_required`).
+pub fn is_refusal(status: StatusCode) -> bool {
+    status == StatusCode::PAYMENT_REQUIRED || status == StatusCode::PRECONDITION_FAILED
 }
 
 /// Whether the request already carries a payment header.

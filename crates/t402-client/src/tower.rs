@@ -18,7 +18,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::ClientError;
-use crate::payer::{Payer, carries_payment};
+use crate::payer::{Payer, carries_payment, is_refusal};
 use crate::policy::SpendPolicy;
 
 /// The most of a 402 body read to find a v1 challenge.
@@ -136,25 +136,16 @@ where
                 }
             };
             let (mut parts, body) = response.into_parts();
-            if parts.status == StatusCode::PAYMENT_REQUIRED
-                || parts.status == StatusCode::PRECONDITION_FAILED
-            {
+            if is_refusal(parts.status) {
                 let bytes = Limited::new(body, MAX_CHALLENGE_BODY)
                     .collect()
                     .await
                     .map(|collected| collected.to_bytes())
                     .unwrap_or_default();
-                let refused = payer
-                    .conclude(payment, parts.status, &parts.headers, &bytes)
-                    .await;
-                return Err(match refused {
-                    Err(err) => err.into(),
-                    Ok(_) => ClientError::PaymentRefused {
-                        status: parts.status.as_u16(),
-                        reason: t402_core::Reason::T402PaymentRefused,
-                    }
-                    .into(),
-                });
+                return Err(payer
+                    .refusal(payment, parts.status, &parts.headers, &bytes)
+                    .await
+                    .into());
             }
             let receipt = payer
                 .conclude(payment, parts.status, &parts.headers, &[])

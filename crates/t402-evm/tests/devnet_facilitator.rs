@@ -403,14 +403,17 @@ async fn an_erc1271_wallet_pays() {
     assert_eq!(world.balance(world.pay_to).await, U256::from(PRICE));
 }
 
-#[tokio::test]
-async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deployed() {
-    let world = World::new();
+/// A payment from a wallet of `owner` not yet deployed (funded at its CREATE2 address), with an
+/// ERC-6492 signature made by `signer`. Returns the request and the wallet's address.
+async fn counterfactual_payment(
+    world: &World,
+    owner: &PrivateKeySigner,
+    signer: &PrivateKeySigner,
+) -> (VerifyRequest, Address) {
     let factory = world
         .devnet
         .deploy(TestContract::WalletFactory.creation_code())
         .unwrap();
-    let owner = PrivateKeySigner::random();
     let salt = B256::repeat_byte(0x42);
     let wallet = call_typed(
         world.devnet.as_ref(),
@@ -428,7 +431,7 @@ async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deplo
         .unwrap();
     let requirements = world.requirements();
     let auth = authorization(wallet, &requirements, NOW);
-    let inner = wallet_signature(&owner, &digest(&auth, &requirements));
+    let inner = wallet_signature(signer, &digest(&auth, &requirements));
     let deployment = Erc6492Deployment::new(
         factory,
         IT402TestWalletFactory::deployCall {
@@ -438,6 +441,14 @@ async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deplo
         .abi_encode(),
     );
     let request = request_with(&requirements, auth, wrap_erc6492(&deployment, &inner));
+    (request, wallet)
+}
+
+#[tokio::test]
+async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deployed() {
+    let world = World::new();
+    let owner = PrivateKeySigner::random();
+    let (request, wallet) = counterfactual_payment(&world, &owner, &owner).await;
 
     let facilitator = world.facilitator();
     let verified = verify(&facilitator, &request).await;
@@ -461,38 +472,12 @@ async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deplo
 #[tokio::test]
 async fn an_erc6492_signature_the_wallet_refuses_fails_simulation() {
     let world = World::new();
-    let factory = world
-        .devnet
-        .deploy(TestContract::WalletFactory.creation_code())
-        .unwrap();
-    let owner = PrivateKeySigner::random();
-    let salt = B256::repeat_byte(1);
-    let wallet = call_typed(
-        world.devnet.as_ref(),
-        factory,
-        &IT402TestWalletFactory::addressOfCall {
-            owner: owner.address(),
-            salt,
-        },
+    let (request, _) = counterfactual_payment(
+        &world,
+        &PrivateKeySigner::random(),
+        &PrivateKeySigner::random(),
     )
-    .await
-    .unwrap();
-    world
-        .devnet
-        .mint(world.token, wallet, U256::from(1_000_000u64))
-        .unwrap();
-    let requirements = world.requirements();
-    let auth = authorization(wallet, &requirements, NOW);
-    let inner = wallet_signature(&PrivateKeySigner::random(), &digest(&auth, &requirements));
-    let deployment = Erc6492Deployment::new(
-        factory,
-        IT402TestWalletFactory::deployCall {
-            owner: owner.address(),
-            salt,
-        }
-        .abi_encode(),
-    );
-    let request = request_with(&requirements, auth, wrap_erc6492(&deployment, &inner));
+    .await;
     assert_invalid(
         &verify(&world.facilitator(), &request).await,
         Reason::InvalidExactEvmTransactionSimulationFailed,

@@ -56,16 +56,8 @@ where
         Ok(built) => built,
         Err(response) => return Ok(own(*response)),
     };
-    let url = route
-        .resource
-        .clone()
-        .unwrap_or_else(|| request_url(&parts));
-    let resource = ResourceInfo::new(url.clone())
-        .with_description(route.description.clone())
-        .with_mime_type(route.mime_type.clone());
-    let required = |error: &str| {
-        PaymentRequired::new(resource.clone(), accepts.to_vec()).with_error(error.to_string())
-    };
+    let url = resource_url(route, &parts);
+    let required = |error: &str| payment_required(route, url.clone(), &accepts, error);
 
     // No payment: the challenge.
     let Some(header) = parts.headers.get(PAYMENT_SIGNATURE_HEADER) else {
@@ -293,11 +285,7 @@ pub(crate) async fn unpaid<ReqBody>(
         Ok(built) => built,
         Err(response) => return *response,
     };
-    let route = &shared.routes[route_index].1;
-    let url = route
-        .resource
-        .clone()
-        .unwrap_or_else(|| request_url(&parts));
+    let url = resource_url(&shared.routes[route_index].1, &parts);
     challenge_unpaid(&shared, route_index, &parts, &accepts, generation, url)
 }
 
@@ -332,13 +320,8 @@ fn challenge_unpaid(
     url: String,
 ) -> Response<Full<Bytes>> {
     let route = &shared.routes[route_index].1;
-    let required = |url: String| {
-        let resource = ResourceInfo::new(url)
-            .with_description(route.description.clone())
-            .with_mime_type(route.mime_type.clone());
-        PaymentRequired::new(resource, accepts.to_vec())
-            .with_error(Reason::PaymentRequiredText.as_str())
-    };
+    let required =
+        |url: String| payment_required(route, url, accepts, Reason::PaymentRequiredText.as_str());
     let browser = shared.paywall.is_some() && wants_html(parts);
     if let (false, Some(generation)) = (browser, generation) {
         let slot = &shared.challenges[route_index];
@@ -497,6 +480,24 @@ fn used_amount(parts: &mut http::response::Parts) -> Result<Option<Amount>, Stri
 fn wants_html(parts: &Parts) -> bool {
     let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
     is_browser(header(ACCEPT), header(USER_AGENT))
+}
+
+/// The resource URL: the route's when configured, else the request's.
+fn resource_url(route: &Route, parts: &Parts) -> String {
+    route.resource.clone().unwrap_or_else(|| request_url(parts))
+}
+
+/// The challenge of `route` for the resource at `url`.
+fn payment_required(
+    route: &Route,
+    url: String,
+    accepts: &[PaymentRequirements],
+    error: &str,
+) -> PaymentRequired {
+    let resource = ResourceInfo::new(url)
+        .with_description(route.description.clone())
+        .with_mime_type(route.mime_type.clone());
+    PaymentRequired::new(resource, accepts.to_vec()).with_error(error)
 }
 
 fn request_url(parts: &Parts) -> String {

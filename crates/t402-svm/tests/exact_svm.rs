@@ -2,19 +2,17 @@
 //! (litesvm 0.16): a payment built by the client passes the checks and, co-signed by the fee
 //! payer, executes; each check's reason string is provoked by a crafted transaction.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
+
+use common::*;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 use litesvm::LiteSVM;
 use serde_json::json;
-use solana_account::Account;
-use solana_address::Address;
-use solana_message::compiled_instruction::CompiledInstruction as TheirInstruction;
-use solana_message::{MessageHeader as TheirHeader, VersionedMessage, v0};
-use solana_signature::Signature;
-use solana_transaction::versioned::VersionedTransaction;
 use t402_core::mechanism::BoxFuture;
 use t402_core::{ClientMechanism, PaymentPayload, PaymentRequirements, Reason, VerifyRequest};
 use t402_svm::ExactSvmClient;
@@ -29,45 +27,6 @@ use t402_svm::verify::{Rejection, verify_offline};
 use t402_svm::wire::Transaction;
 
 const NETWORK: &str = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1";
-
-fn address(key: &Pubkey) -> Address {
-    Address::new_from_array(key.0)
-}
-
-fn key_of(signing: &SigningKey) -> Pubkey {
-    Pubkey(signing.verifying_key().to_bytes())
-}
-
-/// The same transaction in Solana's own types.
-fn theirs(transaction: &Transaction) -> VersionedTransaction {
-    let message = &transaction.message;
-    VersionedTransaction {
-        signatures: transaction
-            .signatures
-            .iter()
-            .map(|s| Signature::from(*s))
-            .collect(),
-        message: VersionedMessage::V0(v0::Message {
-            header: TheirHeader {
-                num_required_signatures: message.header.num_required_signatures,
-                num_readonly_signed_accounts: message.header.num_readonly_signed_accounts,
-                num_readonly_unsigned_accounts: message.header.num_readonly_unsigned_accounts,
-            },
-            account_keys: message.account_keys.iter().map(address).collect(),
-            recent_blockhash: solana_hash::Hash::new_from_array(message.recent_blockhash),
-            instructions: message
-                .instructions
-                .iter()
-                .map(|i| TheirInstruction {
-                    program_id_index: i.program_id_index,
-                    accounts: i.accounts.clone(),
-                    data: i.data.clone(),
-                })
-                .collect(),
-            address_table_lookups: vec![],
-        }),
-    }
-}
 
 /// litesvm behind the client's node interface.
 struct Runtime(Mutex<LiteSVM>, Mutex<std::collections::HashSet<String>>);
@@ -136,23 +95,6 @@ impl SolanaRpc for Runtime {
     }
 }
 
-fn mint_data(decimals: u8) -> Vec<u8> {
-    let mut data = vec![0u8; 82];
-    data[36..44].copy_from_slice(&1_000_000_000u64.to_le_bytes());
-    data[44] = decimals;
-    data[45] = 1;
-    data
-}
-
-fn token_account_data(mint: &Pubkey, owner: &Pubkey, amount: u64) -> Vec<u8> {
-    let mut data = vec![0u8; 165];
-    data[..32].copy_from_slice(&mint.0);
-    data[32..64].copy_from_slice(&owner.0);
-    data[64..72].copy_from_slice(&amount.to_le_bytes());
-    data[108] = 1;
-    data
-}
-
 struct World {
     runtime: Arc<Runtime>,
     fee_payer: SigningKey,
@@ -171,20 +113,9 @@ impl World {
         let mint = Pubkey([14; 32]);
         svm.airdrop(&address(&key_of(&fee_payer)), 1_000_000_000)
             .unwrap();
-        let mut set = |key: &Pubkey, data: Vec<u8>| {
-            svm.set_account(
-                address(key),
-                Account {
-                    lamports: 10_000_000,
-                    data,
-                    owner: address(&token_program),
-                    executable: false,
-                    rent_epoch: 0,
-                },
-            )
-            .unwrap();
-        };
-        set(&mint, mint_data(6));
+        let mut set =
+            |key: &Pubkey, data: Vec<u8>| common::set(&mut svm, key, data, &token_program);
+        set(&mint, mint_data(6, 1_000_000_000));
         set(
             &associated_token_address(&key_of(&payer), &mint, &token_program),
             token_account_data(&mint, &key_of(&payer), 1_000_000),
@@ -280,15 +211,7 @@ impl World {
     }
 
     fn token_amount(&self, account: &Pubkey) -> u64 {
-        let data = self
-            .runtime
-            .0
-            .lock()
-            .unwrap()
-            .get_account(&address(account))
-            .unwrap()
-            .data;
-        u64::from_le_bytes(data[64..72].try_into().unwrap())
+        amount_of(&self.runtime.0.lock().unwrap(), account)
     }
 }
 

@@ -3,13 +3,13 @@
 //! solana-address's derivation, and a payment signed by the authority and the fee payer executes
 //! and moves the tokens, for Token and Token-2022.
 
+mod common;
+
+use common::*;
 use ed25519_dalek::SigningKey;
 use litesvm::LiteSVM;
-use solana_account::Account;
 use solana_address::Address;
-use solana_message::compiled_instruction::CompiledInstruction as TheirInstruction;
-use solana_message::{MessageHeader as TheirHeader, VersionedMessage, v0};
-use solana_signature::Signature;
+use solana_message::VersionedMessage;
 use solana_transaction::versioned::VersionedTransaction;
 use t402_svm::instructions::{
     compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
@@ -17,76 +17,7 @@ use t402_svm::instructions::{
 use t402_svm::pubkey::{
     ASSOCIATED_TOKEN_PROGRAM, Pubkey, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, associated_token_address,
 };
-use t402_svm::wire::{MessageV0, Transaction};
-
-fn address(key: &Pubkey) -> Address {
-    Address::new_from_array(key.0)
-}
-
-fn key_of(signing: &SigningKey) -> Pubkey {
-    Pubkey(signing.verifying_key().to_bytes())
-}
-
-/// The same message in solana-message's types.
-fn theirs(message: &MessageV0) -> v0::Message {
-    v0::Message {
-        header: TheirHeader {
-            num_required_signatures: message.header.num_required_signatures,
-            num_readonly_signed_accounts: message.header.num_readonly_signed_accounts,
-            num_readonly_unsigned_accounts: message.header.num_readonly_unsigned_accounts,
-        },
-        account_keys: message.account_keys.iter().map(address).collect(),
-        recent_blockhash: solana_hash::Hash::new_from_array(message.recent_blockhash),
-        instructions: message
-            .instructions
-            .iter()
-            .map(|i| TheirInstruction {
-                program_id_index: i.program_id_index,
-                accounts: i.accounts.clone(),
-                data: i.data.clone(),
-            })
-            .collect(),
-        address_table_lookups: vec![],
-    }
-}
-
-/// An SPL mint (82-byte base layout, valid for Token and Token-2022).
-fn mint_data(decimals: u8, supply: u64) -> Vec<u8> {
-    let mut data = vec![0u8; 82];
-    data[36..44].copy_from_slice(&supply.to_le_bytes());
-    data[44] = decimals;
-    data[45] = 1; // initialized
-    data
-}
-
-/// An SPL token account (165-byte base layout).
-fn token_account_data(mint: &Pubkey, owner: &Pubkey, amount: u64) -> Vec<u8> {
-    let mut data = vec![0u8; 165];
-    data[..32].copy_from_slice(&mint.0);
-    data[32..64].copy_from_slice(&owner.0);
-    data[64..72].copy_from_slice(&amount.to_le_bytes());
-    data[108] = 1; // initialized
-    data
-}
-
-fn amount_of(svm: &LiteSVM, account: &Pubkey) -> u64 {
-    let data = svm.get_account(&address(account)).unwrap().data;
-    u64::from_le_bytes(data[64..72].try_into().unwrap())
-}
-
-fn set(svm: &mut LiteSVM, key: &Pubkey, data: Vec<u8>, owner: &Pubkey) {
-    svm.set_account(
-        address(key),
-        Account {
-            lamports: 10_000_000,
-            data,
-            owner: address(owner),
-            executable: false,
-            rent_epoch: 0,
-        },
-    )
-    .unwrap();
-}
+use t402_svm::wire::Transaction;
 
 fn pay(token_program: Pubkey) {
     let mut svm = LiteSVM::new();
@@ -132,7 +63,7 @@ fn pay(token_program: Pubkey) {
     );
     // The bytes we sign are the bytes Solana signs.
     assert_eq!(
-        VersionedMessage::V0(theirs(&message)).serialize(),
+        VersionedMessage::V0(their_message(&message)).serialize(),
         message.serialize().unwrap()
     );
     let mut transaction = Transaction::unsigned(message);
@@ -155,14 +86,7 @@ fn pay(token_program: Pubkey) {
     assert!(decoded.verify_with_results().iter().skip(1).all(|ok| *ok));
     assert!(transaction.sign(&fee_payer).unwrap());
 
-    let executed = svm.send_transaction(VersionedTransaction {
-        signatures: transaction
-            .signatures
-            .iter()
-            .map(|s| Signature::from(*s))
-            .collect(),
-        message: VersionedMessage::V0(theirs(&transaction.message)),
-    });
+    let executed = svm.send_transaction(theirs(&transaction));
     assert!(executed.is_ok(), "{executed:?}");
     assert_eq!(amount_of(&svm, &destination), 1_000);
     assert_eq!(amount_of(&svm, &source), 999_000);
@@ -211,13 +135,6 @@ fn a_tampered_transaction_fails_signature_verification() {
     transaction.sign(&fee_payer).unwrap();
     transaction.message.instructions[0].data = b"hellO".to_vec();
     assert!(!transaction.verify_slot(0));
-    let executed = svm.send_transaction(VersionedTransaction {
-        signatures: transaction
-            .signatures
-            .iter()
-            .map(|s| Signature::from(*s))
-            .collect(),
-        message: VersionedMessage::V0(theirs(&transaction.message)),
-    });
+    let executed = svm.send_transaction(theirs(&transaction));
     assert!(executed.is_err());
 }

@@ -1,5 +1,5 @@
 // Compiles the test contracts of t402-evm with solcjs (pinned in package-lock.json) and writes
-// their ABI and bytecode to crates/t402-evm/contracts/artifacts/.
+// their ABI and bytecode to t402-evm/contracts/artifacts/.
 //
 //   node scripts/build-contracts.mjs           regenerate the committed artifacts
 //   node scripts/build-contracts.mjs --check   fail if the committed artifacts differ
@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import solc from "solc";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const srcDir = path.join(root, "crates/t402-evm/contracts/src");
-const outDir = path.join(root, "crates/t402-evm/contracts/artifacts");
+const srcDir = path.join(root, "t402-evm/contracts/src");
+const outDir = path.join(root, "t402-evm/contracts/artifacts");
 const check = process.argv.includes("--check");
 
 const sources = {};

@@ -12,7 +12,7 @@ use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use t402_client::{Client, PayDecision, PayHooks, Payer, Receipt, SpendPolicy};
 use t402_core::codec::Codec;
-use t402_core::mechanism::BoxFuture;
+use t402_core::error::BoxFuture;
 use t402_core::{
     LocalFacilitator, Network, NetworkPattern, PaymentRequirements, SettleResponse, VerifyResponse,
 };

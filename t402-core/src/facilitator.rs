@@ -1,0 +1,295 @@
+//! The facilitator interface and an in-process facilitator that dispatches to mechanisms.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{BoxFuture, FacilitatorError};
+use crate::mechanism::FacilitatorMechanism;
+use crate::network::{Network, NetworkError, NetworkPattern};
+use crate::reason::Reason;
+use crate::registry::MechanismRegistry;
+use crate::version::{ProtocolVersion, VersionKey};
+use crate::wire::{
+    FacilitatorRequest, SettleResponse, SupportedKind, SupportedResponse, VerifyRequest,
+    VerifyResponse,
+};
+
+/// Verifies and settles payments, and says what it supports: a remote facilitator over HTTP, or
+/// one in this process.
+pub trait Facilitator: Send + Sync {
+    /// Checks a payment without moving funds.
+    fn verify<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>>;
+
+    /// Re-checks and settles a payment on chain.
+    fn settle<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>>;
+
+    /// What the facilitator verifies and settles.
+    fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>>;
+}
+
+macro_rules! forward_facilitator {
+    ($wrapper:ident) => {
+        impl<F: Facilitator + ?Sized> Facilitator for $wrapper<F> {
+            fn verify<'a>(
+                &'a self,
+                request: &'a FacilitatorRequest,
+            ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+                (**self).verify(request)
+            }
+            fn settle<'a>(
+                &'a self,
+                request: &'a FacilitatorRequest,
+            ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+                (**self).settle(request)
+            }
+            fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
+                (**self).supported()
+            }
+        }
+    };
+}
+
+forward_facilitator!(Arc);
+forward_facilitator!(Box);
+
+/// A request in v2 form, and the v1 network name to answer with when it came as v1.
+type Routed<'a> = (Cow<'a, VerifyRequest>, Option<String>);
+/// Why a request could not be put in v2 form: reason, message, and the network it named.
+type RouteFailure = (Reason, String, String);
+
+#[derive(Clone)]
+struct Listed {
+    version: u32,
+    scheme: String,
+    network: Network,
+    mechanism: Arc<dyn FacilitatorMechanism>,
+}
+
+/// A facilitator in this process: it dispatches each request to the mechanism registered for the
+/// payment's (protocol version, scheme, network) and derives its `/supported` answer from the
+/// registrations.
+///
+/// v1 requests are converted to v2 form before they reach a mechanism, and the answer's network
+/// is written back as the v1 name.
+#[derive(Clone, Default)]
+pub struct LocalFacilitator {
+    registry: MechanismRegistry<dyn FacilitatorMechanism>,
+    listed: Vec<Listed>,
+    extensions: Vec<String>,
+    version_key: Option<VersionKey>,
+}
+
+impl fmt::Debug for LocalFacilitator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalFacilitator")
+            .field("registry", &self.registry)
+            .field("extensions", &self.extensions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalFacilitator {
+    /// A facilitator with no mechanisms.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn add(
+        mut self,
+        version: u32,
+        networks: impl IntoIterator<Item = Network>,
+        mechanism: Arc<dyn FacilitatorMechanism>,
+    ) -> Self {
+        for network in networks {
+            let scheme = mechanism.scheme().to_owned();
+            let pattern = NetworkPattern::Exact(network.clone());
+            if self
+                .registry
+                .register(version, scheme.clone(), pattern, Arc::clone(&mechanism))
+            {
+                self.listed.push(Listed {
+                    version,
+                    scheme,
+                    network,
+                    mechanism: Arc::clone(&mechanism),
+                });
+            }
+        }
+        self
+    }
+
+    /// Serves `mechanism` for protocol v2 on each of `networks`.
+    #[must_use]
+    pub fn register(
+        self,
+        networks: impl IntoIterator<Item = Network>,
+        mechanism: Arc<dyn FacilitatorMechanism>,
+    ) -> Self {
+        self.add(2, networks, mechanism)
+    }
+
+    /// Serves `mechanism` for protocol v1 on each of `networks` (which must have v1 names).
+    pub fn register_v1(
+        self,
+        networks: impl IntoIterator<Item = Network>,
+        mechanism: Arc<dyn FacilitatorMechanism>,
+    ) -> Result<Self, NetworkError> {
+        let networks: Vec<Network> = networks.into_iter().collect();
+        for network in &networks {
+            network.require_legacy_name()?;
+        }
+        Ok(self.add(1, networks, mechanism))
+    }
+
+    /// Lists an extension key in `/supported`.
+    #[must_use]
+    pub fn with_extension(mut self, key: impl Into<String>) -> Self {
+        self.extensions.push(key.into());
+        self
+    }
+
+    /// The key naming the version in `/supported` kinds (default: both keys).
+    #[must_use]
+    pub fn with_version_key(mut self, key: VersionKey) -> Self {
+        self.version_key = Some(key);
+        self
+    }
+
+    /// The `/supported` answer: one kind per registered (version, scheme, network), and the
+    /// signer addresses of the v2 mechanisms grouped by network family.
+    pub fn supported_response(&self) -> SupportedResponse {
+        let key = self.version_key.unwrap_or(VersionKey::Both);
+        let mut signers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let kinds = self
+            .listed
+            .iter()
+            .map(|entry| {
+                let network = if entry.version == 1 {
+                    entry
+                        .network
+                        .legacy_name()
+                        .unwrap_or(entry.network.as_str())
+                        .to_owned()
+                } else {
+                    let family = signers
+                        .entry(entry.mechanism.family().to_string())
+                        .or_default();
+                    for signer in entry.mechanism.signers(&entry.network) {
+                        if !family.contains(&signer) {
+                            family.push(signer);
+                        }
+                    }
+                    entry.network.to_string()
+                };
+                let kind = SupportedKind::new(
+                    ProtocolVersion::new(entry.version, key),
+                    entry.scheme.clone(),
+                    network,
+                );
+                match entry.mechanism.kind_extra(&entry.network) {
+                    Some(extra) => kind.with_extra(extra),
+                    None => kind,
+                }
+            })
+            .collect();
+        SupportedResponse {
+            kinds,
+            extensions: self.extensions.clone(),
+            signers,
+            unknown: Default::default(),
+        }
+    }
+
+    /// The v2 request to hand a mechanism, and the v1 network name to answer with (if v1).
+    fn route(request: &FacilitatorRequest) -> Result<Routed<'_>, RouteFailure> {
+        match request {
+            FacilitatorRequest::V2(request) => Ok((Cow::Borrowed(request), None)),
+            FacilitatorRequest::V1(v1) => {
+                let network = v1.payment_requirements.network.clone();
+                v1.to_v2()
+                    .map(|v2| (Cow::Owned(v2), Some(network.clone())))
+                    .map_err(|err| (Reason::InvalidNetwork, err.to_string(), network))
+            }
+        }
+    }
+
+    fn mechanism_for(
+        &self,
+        version: u32,
+        request: &VerifyRequest,
+    ) -> Option<Arc<dyn FacilitatorMechanism>> {
+        let requirements = &request.payment_requirements;
+        self.registry
+            .find(version, &requirements.scheme, &requirements.network)
+    }
+
+    fn unsupported_message(version: u32, request: &VerifyRequest) -> String {
+        let requirements = &request.payment_requirements;
+        format!(
+            "no mechanism for scheme `{}` on {} (protocol v{version})",
+            requirements.scheme, requirements.network
+        )
+    }
+}
+
+impl Facilitator for LocalFacilitator {
+    fn verify<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+        Box::pin(async move {
+            let version = request.version();
+            let (v2, _) = match Self::route(request) {
+                Ok(routed) => routed,
+                Err((reason, message, _)) => {
+                    return Ok(VerifyResponse::invalid(reason, None).with_message(message));
+                }
+            };
+            let Some(mechanism) = self.mechanism_for(version, &v2) else {
+                return Ok(VerifyResponse::invalid(Reason::UnsupportedScheme, None)
+                    .with_message(Self::unsupported_message(version, &v2)));
+            };
+            mechanism.verify(&v2).await
+        })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        Box::pin(async move {
+            let version = request.version();
+            let (v2, v1_network) = match Self::route(request) {
+                Ok(routed) => routed,
+                Err((reason, message, network)) => {
+                    return Ok(SettleResponse::failure(reason, network, None).with_message(message));
+                }
+            };
+            let Some(mechanism) = self.mechanism_for(version, &v2) else {
+                let network =
+                    v1_network.unwrap_or_else(|| v2.payment_requirements.network.to_string());
+                return Ok(
+                    SettleResponse::failure(Reason::UnsupportedScheme, network, None)
+                        .with_message(Self::unsupported_message(version, &v2)),
+                );
+            };
+            let mut response = mechanism.settle(&v2).await?;
+            if let Some(network) = v1_network {
+                response.network = network;
+            }
+            Ok(response)
+        })
+    }
+
+    fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
+        Box::pin(async move { Ok(self.supported_response()) })
+    }
+}

@@ -1,0 +1,317 @@
+//! The facilitator side of scheme `exact` on EVM over EIP-3009: verification with the chain's
+//! help (contract wallets, simulation, diagnosis) and settlement.
+//!
+//! [`ExactEvmFacilitator`] serves one chain through an [`EvmChain`] backend with the
+//! facilitator's own [`FacilitatorSigners`] (several keys, nonces managed per key). Register it
+//! on a [`LocalFacilitator`](t402_core::LocalFacilitator) for the chain's network.
+
+mod onchain;
+mod settle;
+mod signers;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256};
+use t402_core::error::BoxFuture;
+use t402_core::mechanism::FacilitatorMechanism;
+use t402_core::{
+    FacilitatorError, Network, NetworkPattern, Reason, SettleRequest, SettleResponse,
+    VerifyRequest, VerifyResponse,
+};
+
+use crate::chain::{ChainError, EvmChain};
+use crate::clock::{Clock, SystemClock};
+use crate::verify::{EXACT, OfflineVerification, Rejection, check_message, check_terms};
+use onchain::{WalletSignature, diagnose_failure, simulate_transfer, wallet_signature};
+
+pub use signers::{FacilitatorSigners, SendError, SentTransaction, SignerSetupError};
+
+/// How long settlement waits for a receipt by default.
+pub const DEFAULT_RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often settlement asks for the receipt by default.
+pub const DEFAULT_RECEIPT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Payer locks are striped: payers hash onto this many locks.
+const PAYER_LOCK_STRIPES: usize = 64;
+
+/// Why a facilitator could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FacilitatorSetupError {
+    /// The signers are bound to another chain than the backend serves.
+    #[error("signers are bound to chain {signers}, the chain backend serves {chain}")]
+    ChainMismatch {
+        /// The signers' chain id.
+        signers: u64,
+        /// The backend's chain id.
+        chain: u64,
+    },
+}
+
+/// Identifies one authorization: token, payer and nonce.
+type AuthorizationKey = (Address, Address, B256);
+
+/// A transaction sent without a receipt before the deadline.
+#[derive(Debug, Clone, Copy)]
+struct PendingTransaction {
+    hash: B256,
+    /// The authorization's `validBefore`: after it, the transaction can no longer pay, so the
+    /// record can go.
+    valid_before: alloy_primitives::U256,
+}
+
+/// Scheme `exact` (EIP-3009) facilitator for one EVM chain.
+pub struct ExactEvmFacilitator {
+    network: Network,
+    chain: Arc<dyn EvmChain>,
+    signers: FacilitatorSigners,
+    clock: Arc<dyn Clock>,
+    simulate_in_verify: bool,
+    simulate_in_settle: bool,
+    deploy_erc6492_wallets: bool,
+    receipt_timeout: Duration,
+    receipt_poll_interval: Duration,
+    gas_headroom_percent: u64,
+    payer_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Transactions sent whose receipt did not arrive in time, so a retry finds them instead of
+    /// sending again.
+    pending: std::sync::Mutex<HashMap<AuthorizationKey, PendingTransaction>>,
+}
+
+impl fmt::Debug for ExactEvmFacilitator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExactEvmFacilitator")
+            .field("network", &self.network)
+            .field("chain", &self.chain)
+            .field("signers", &self.signers)
+            .field("simulate_in_verify", &self.simulate_in_verify)
+            .field("simulate_in_settle", &self.simulate_in_settle)
+            .field("deploy_erc6492_wallets", &self.deploy_erc6492_wallets)
+            .field("receipt_timeout", &self.receipt_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExactEvmFacilitator {
+    /// A facilitator on `chain`, sending with `signers` (which must be bound to the same chain).
+    pub fn new(
+        chain: impl EvmChain + 'static,
+        signers: FacilitatorSigners,
+    ) -> Result<Self, FacilitatorSetupError> {
+        let chain_id = chain.chain_id();
+        if signers.chain_id() != chain_id {
+            return Err(FacilitatorSetupError::ChainMismatch {
+                signers: signers.chain_id(),
+                chain: chain_id,
+            });
+        }
+        Ok(Self {
+            network: Network::eip155(chain_id),
+            chain: Arc::new(chain),
+            signers,
+            clock: Arc::new(SystemClock),
+            simulate_in_verify: true,
+            simulate_in_settle: false,
+            deploy_erc6492_wallets: false,
+            receipt_timeout: DEFAULT_RECEIPT_TIMEOUT,
+            receipt_poll_interval: DEFAULT_RECEIPT_POLL_INTERVAL,
+            gas_headroom_percent: 20,
+            payer_locks: (0..PAYER_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            pending: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Reads time from `clock` (validity windows).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Whether `/verify` simulates the transfer (default: yes).
+    #[must_use]
+    pub fn with_simulation_in_verify(mut self, simulate: bool) -> Self {
+        self.simulate_in_verify = simulate;
+        self
+    }
+
+    /// Whether `/settle` simulates the transfer again before sending (default: no; the gas
+    /// estimate still refuses a transfer that would revert).
+    #[must_use]
+    pub fn with_simulation_in_settle(mut self, simulate: bool) -> Self {
+        self.simulate_in_settle = simulate;
+        self
+    }
+
+    /// Whether settlement deploys an undeployed ERC-6492 wallet through its factory first
+    /// (default: no; such payments are then refused at settlement).
+    #[must_use]
+    pub fn with_erc6492_deployment(mut self, deploy: bool) -> Self {
+        self.deploy_erc6492_wallets = deploy;
+        self
+    }
+
+    /// How long settlement waits for the receipt (default [`DEFAULT_RECEIPT_TIMEOUT`]).
+    #[must_use]
+    pub fn with_receipt_timeout(mut self, timeout: Duration) -> Self {
+        self.receipt_timeout = timeout;
+        self
+    }
+
+    /// How often settlement polls for the receipt (default [`DEFAULT_RECEIPT_POLL_INTERVAL`]).
+    #[must_use]
+    pub fn with_receipt_poll_interval(mut self, interval: Duration) -> Self {
+        self.receipt_poll_interval = interval;
+        self
+    }
+
+    /// The network served (`eip155:<chain id>`).
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The chain backend.
+    pub fn chain(&self) -> &Arc<dyn EvmChain> {
+        &self.chain
+    }
+
+    /// The signers.
+    pub fn signers(&self) -> &FacilitatorSigners {
+        &self.signers
+    }
+
+    /// How many sent transactions still wait for a receipt (records end once the authorization
+    /// has expired, since it can no longer pay).
+    pub fn pending_settlements(&self) -> usize {
+        let now = alloy_primitives::U256::from(self.clock.now());
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|_, tx| tx.valid_before > now);
+        pending.len()
+    }
+
+    /// Every verification step of protocol reference §5.3 in order: the message and signature
+    /// (steps 1 to 4, contract wallets on chain), the terms (5 to 8), then, with `simulate`, the
+    /// simulation and its diagnosis (9). A node that cannot be reached is an `Err`.
+    async fn check(
+        &self,
+        request: &VerifyRequest,
+        simulate: bool,
+    ) -> Result<Result<(OfflineVerification, WalletSignature), Rejection>, ChainError> {
+        let checked = match check_message(request) {
+            Ok(checked) => checked,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
+        let payer = Some(checked.payer());
+        if checked.chain_id != self.chain.chain_id() {
+            return Ok(Err(Rejection::new(
+                Reason::InvalidNetwork,
+                format!(
+                    "this facilitator settles on {}, not {}",
+                    self.network, request.payment_requirements.network
+                ),
+                payer,
+            )));
+        }
+        let wallet = wallet_signature(self.chain.as_ref(), &checked).await?;
+        if wallet == WalletSignature::Undeployed {
+            return Ok(Err(Rejection::new(
+                Reason::InvalidExactEvmPayloadUndeployedSmartWallet,
+                format!(
+                    "{} has no code and the signature carries no ERC-6492 deployment",
+                    checked.payer()
+                ),
+                payer,
+            )));
+        }
+        if let Err(rejection) = check_terms(&checked, request, self.clock.now()) {
+            return Ok(Err(rejection));
+        }
+        if simulate {
+            let sender = Some(self.signers.primary());
+            if !simulate_transfer(self.chain.as_ref(), &checked, sender).await? {
+                let (reason, mut message) =
+                    diagnose_failure(self.chain.as_ref(), &checked, &request.payment_requirements)
+                        .await;
+                if wallet == WalletSignature::Refused {
+                    message =
+                        format!("the wallet's ERC-1271 check refused the signature; {message}");
+                }
+                return Ok(Err(Rejection::new(reason, message, payer)));
+            }
+        } else if wallet == WalletSignature::Refused {
+            return Ok(Err(Rejection::new(
+                Reason::InvalidExactEvmSignature,
+                "the wallet's ERC-1271 check refused the signature",
+                payer,
+            )));
+        }
+        Ok(Ok((checked, wallet)))
+    }
+
+    /// `/verify`: every check, with simulation unless turned off.
+    pub async fn verify_payment(
+        &self,
+        request: &VerifyRequest,
+    ) -> Result<VerifyResponse, FacilitatorError> {
+        match self.check(request, self.simulate_in_verify).await {
+            Ok(Ok((checked, _))) => Ok(VerifyResponse::valid(checked.payer().to_checksum(None))),
+            Ok(Err(rejection)) => Ok(rejection.to_verify_response()),
+            Err(err) => Err(chain_unavailable(err)),
+        }
+    }
+
+    /// `/settle`: re-verifies, then pays on chain. Always a complete answer: `network` and
+    /// `payer` are set on failure too, and `transaction` once a transaction was sent.
+    pub async fn settle_payment(&self, request: &SettleRequest) -> SettleResponse {
+        settle::settle(self, request).await
+    }
+}
+
+fn chain_unavailable(err: ChainError) -> FacilitatorError {
+    match err {
+        ChainError::Timeout(after) => FacilitatorError::Timeout(after),
+        other => FacilitatorError::Unavailable(Box::new(other)),
+    }
+}
+
+impl FacilitatorMechanism for ExactEvmFacilitator {
+    fn scheme(&self) -> &str {
+        EXACT
+    }
+
+    fn family(&self) -> NetworkPattern {
+        NetworkPattern::family_of(&self.network)
+    }
+
+    fn signers(&self, network: &Network) -> Vec<String> {
+        if network == &self.network {
+            self.signers
+                .addresses()
+                .iter()
+                .map(|address| address.to_checksum(None))
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn verify<'a>(
+        &'a self,
+        request: &'a VerifyRequest,
+    ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+        Box::pin(self.verify_payment(request))
+    }
+
+    fn settle<'a>(
+        &'a self,
+        request: &'a SettleRequest,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        Box::pin(async move { Ok(self.settle_payment(request).await) })
+    }
+}

@@ -1,0 +1,362 @@
+//! A facilitator reached over HTTP (`POST /verify`, `POST /settle`, `GET /supported`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::{Client, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use t402_core::error::BoxFuture;
+use t402_core::{
+    Facilitator, FacilitatorError, Reason, SettleResponse, SupportedResponse, VerifyResponse,
+    wire::FacilitatorRequest,
+};
+
+/// The default time allowed for `/supported` and `/verify`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default time allowed for `/settle` (it waits for the chain).
+pub const DEFAULT_SETTLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// One of the facilitator's endpoints, for auth headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `GET /supported`.
+    Supported,
+    /// `POST /verify`.
+    Verify,
+    /// `POST /settle`.
+    Settle,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Supported => "supported",
+            Self::Verify => "verify",
+            Self::Settle => "settle",
+        }
+    }
+}
+
+/// Adds headers (an API key, a signed token) to each request of one endpoint.
+pub type AuthHeaders = Arc<dyn Fn(Endpoint) -> HeaderMap + Send + Sync>;
+
+/// Retries of `/supported` and `/verify` on HTTP 429 and connection errors. `/settle` is never
+/// retried blindly: a lost answer may hide a payment made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled each time.
+    pub first_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            first_delay: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A facilitator over HTTP.
+#[derive(Clone)]
+pub struct HttpFacilitator {
+    base: Url,
+    client: Client,
+    timeout: Duration,
+    settle_timeout: Duration,
+    retry: RetryPolicy,
+    auth: Option<AuthHeaders>,
+}
+
+impl fmt::Debug for HttpFacilitator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpFacilitator")
+            .field("url", &self.base.as_str())
+            .field("timeout", &self.timeout)
+            .field("settle_timeout", &self.settle_timeout)
+            .field("retry", &self.retry)
+            .field("auth", &self.auth.as_ref().map(|_| "<headers hook>"))
+            .finish()
+    }
+}
+
+/// Why an HTTP facilitator could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpFacilitatorError {
+    /// The URL is not an absolute http or https URL.
+    #[error("invalid facilitator URL `{0}`")]
+    Url(String),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+impl HttpFacilitator {
+    /// A facilitator at `url` (trailing slashes ignored), with the default timeouts and retries.
+    pub fn new(url: &str) -> Result<Self, HttpFacilitatorError> {
+        let mut base: Url = url
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|_| HttpFacilitatorError::Url(url.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(HttpFacilitatorError::Url(url.to_string()));
+        }
+        // `join` replaces the last segment unless the base ends with a slash.
+        let path = format!("{}/", base.path().trim_end_matches('/'));
+        base.set_path(&path);
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(HttpFacilitatorError::Client)?;
+        Ok(Self {
+            base,
+            client,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            settle_timeout: DEFAULT_SETTLE_TIMEOUT,
+            retry: RetryPolicy::default(),
+            auth: None,
+        })
+    }
+
+    /// Sets the time allowed for `/supported` and `/verify`.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the time allowed for `/settle`.
+    #[must_use]
+    pub fn with_settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+
+    /// Sets the retry policy of `/supported` and `/verify`.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Adds headers to every request (for example an API key).
+    #[must_use]
+    pub fn with_auth_headers(
+        mut self,
+        headers: impl Fn(Endpoint) -> HeaderMap + Send + Sync + 'static,
+    ) -> Self {
+        self.auth = Some(Arc::new(headers));
+        self
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &Url {
+        &self.base
+    }
+
+    /// One request, with its timeout; `Ok` carries the status and the body.
+    async fn send_once(
+        &self,
+        endpoint: Endpoint,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, bytes::Bytes), Attempt> {
+        let url = self
+            .base
+            .join(endpoint.path())
+            .map_err(|err| Attempt::Fatal(FacilitatorError::Unavailable(Box::new(err))))?;
+        let timeout = match endpoint {
+            Endpoint::Settle => self.settle_timeout,
+            _ => self.timeout,
+        };
+        let mut request = match body {
+            Some(body) => self.client.post(url).json(body),
+            None => self
+                .client
+                .get(url)
+                .header(CONTENT_TYPE, "application/json"),
+        };
+        if let Some(auth) = &self.auth {
+            request = request.headers(auth(endpoint));
+        }
+        let response = match tokio::time::timeout(timeout, request.send()).await {
+            Err(_) => return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout))),
+            Ok(Err(err)) if err.is_connect() => {
+                return Err(Attempt::Retryable(FacilitatorError::Unavailable(Box::new(
+                    err,
+                ))));
+            }
+            Ok(Err(err)) if err.is_timeout() => {
+                return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout)));
+            }
+            Ok(Err(err)) => {
+                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(err))));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let body = match tokio::time::timeout(timeout, response.bytes()).await {
+            Err(_) => return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout))),
+            Ok(Err(err)) => {
+                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(err))));
+            }
+            Ok(Ok(body)) => body,
+        };
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Attempt::Retryable(FacilitatorError::Http {
+                status: status.as_u16(),
+                message: excerpt(&body),
+            }));
+        }
+        Ok((status, body))
+    }
+
+    /// Sends with retries where the endpoint allows them.
+    async fn send(
+        &self,
+        endpoint: Endpoint,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, bytes::Bytes), FacilitatorError> {
+        let attempts = match endpoint {
+            Endpoint::Settle => 1,
+            _ => self.retry.max_attempts.max(1),
+        };
+        let mut delay = self.retry.first_delay;
+        let mut attempt = 1;
+        loop {
+            match self.send_once(endpoint, body).await {
+                Ok(answer) => return Ok(answer),
+                Err(Attempt::Retryable(err)) if attempt < attempts => {
+                    tracing::debug!(endpoint = endpoint.path(), attempt, error = %err, "retrying facilitator request");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(Attempt::Retryable(err) | Attempt::Fatal(err)) => return Err(err),
+            }
+        }
+    }
+
+    async fn exchange<T: DeserializeOwned + ProtocolAnswer>(
+        &self,
+        endpoint: Endpoint,
+        request: &FacilitatorRequest,
+    ) -> Result<T, FacilitatorError> {
+        let body = serde_json::to_value(request)
+            .map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
+        let (status, bytes) = self.send(endpoint, Some(&body)).await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|err| FacilitatorError::MalformedResponse(err.to_string()));
+        }
+        // Non-2xx: a protocol answer in the body (TypeScript style), or `{"error": "<reason>:
+        // <message>"}` naming a known reason (Go style), is the facilitator's verdict.
+        if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+            if value.get(T::MARKER).is_some()
+                && let Ok(answer) = serde_json::from_value::<T>(value.clone())
+            {
+                return Ok(answer);
+            }
+            if let Some(error) = value.get("error").and_then(Value::as_str) {
+                let (reason, message) = match error.split_once(':') {
+                    Some((reason, message)) => (reason.trim(), message.trim()),
+                    None => (error.trim(), ""),
+                };
+                let reason = Reason::parse(reason);
+                if reason.code().is_some() {
+                    return Ok(T::refusal(reason, message, request));
+                }
+            }
+        }
+        Err(FacilitatorError::Http {
+            status: status.as_u16(),
+            message: excerpt(&bytes),
+        })
+    }
+}
+
+enum Attempt {
+    Retryable(FacilitatorError),
+    Fatal(FacilitatorError),
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+/// A verify or settle answer that can be recognised in, or built from, an error body.
+trait ProtocolAnswer {
+    const MARKER: &'static str;
+    fn refusal(reason: Reason, message: &str, request: &FacilitatorRequest) -> Self;
+}
+
+impl ProtocolAnswer for VerifyResponse {
+    const MARKER: &'static str = "isValid";
+    fn refusal(reason: Reason, message: &str, _: &FacilitatorRequest) -> Self {
+        let response = VerifyResponse::invalid(reason, None);
+        if message.is_empty() {
+            response
+        } else {
+            response.with_message(message)
+        }
+    }
+}
+
+impl ProtocolAnswer for SettleResponse {
+    const MARKER: &'static str = "success";
+    fn refusal(reason: Reason, message: &str, request: &FacilitatorRequest) -> Self {
+        let network = match request {
+            FacilitatorRequest::V2(request) => request.payment_payload.accepted.network.to_string(),
+            FacilitatorRequest::V1(request) => request.payment_payload.network.clone(),
+            _ => String::new(),
+        };
+        let response = SettleResponse::failure(reason, network, None);
+        if message.is_empty() {
+            response
+        } else {
+            response.with_message(message)
+        }
+    }
+}
+
+impl Facilitator for HttpFacilitator {
+    fn verify<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+        Box::pin(self.exchange(Endpoint::Verify, request))
+    }
+
+    fn settle<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        Box::pin(self.exchange(Endpoint::Settle, request))
+    }
+
+    fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
+        Box::pin(async move {
+            let (status, bytes) = self.send(Endpoint::Supported, None).await?;
+            if !status.is_success() {
+                return Err(FacilitatorError::Http {
+                    status: status.as_u16(),
+                    message: excerpt(&bytes),
+                });
+            }
+            serde_json::from_slice(&bytes)
+                .map_err(|err| FacilitatorError::MalformedResponse(err.to_string()))
+        })
+    }
+}

@@ -1,0 +1,296 @@
+//! Several facilitators with precedence (protocol reference §1.1): for each kind (version,
+//! network, scheme) the first facilitator that lists it in `/supported` owns it. `/supported` is
+//! cached with a time to live and fetched again after a failure.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use t402_core::error::BoxFuture;
+use t402_core::wire::{FacilitatorRequest, SupportedKind};
+use t402_core::{Facilitator, FacilitatorError, SettleResponse, SupportedResponse, VerifyResponse};
+
+/// How long `/supported` answers are kept by default.
+pub const DEFAULT_SUPPORTED_TTL: Duration = Duration::from_secs(300);
+
+type KindKey = (u32, String, String);
+
+/// What the facilitators said in `/supported`.
+#[derive(Debug)]
+struct Snapshot {
+    generation: u64,
+    fetched_at: Instant,
+    /// Each facilitator's answer, `None` when it failed.
+    answers: Vec<Option<SupportedResponse>>,
+    /// Which facilitator owns each kind.
+    owners: HashMap<KindKey, usize>,
+}
+
+/// A kind offered by one of the facilitators, with that facilitator's extension keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferedKind {
+    /// The kind, as its facilitator listed it.
+    pub kind: SupportedKind,
+    /// The facilitator's extension keys.
+    pub extensions: Vec<String>,
+    /// The facilitator's signer addresses for the kind's network family.
+    pub signers: Vec<String>,
+}
+
+/// Facilitators in order of precedence.
+pub struct Facilitators {
+    entries: Vec<Arc<dyn Facilitator>>,
+    ttl: Duration,
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
+    refreshing: tokio::sync::Mutex<()>,
+    generations: std::sync::atomic::AtomicU64,
+}
+
+impl fmt::Debug for Facilitators {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Facilitators")
+            .field("count", &self.entries.len())
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl Facilitators {
+    /// Facilitators in order of precedence (the first listing a kind owns it).
+    pub fn new(entries: Vec<Arc<dyn Facilitator>>) -> Self {
+        Self {
+            entries,
+            ttl: DEFAULT_SUPPORTED_TTL,
+            snapshot: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+            generations: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Sets how long `/supported` answers are kept.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How many facilitators there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
+    /// Forgets the cached answers, so the next lookup asks again.
+    pub fn invalidate(&self) {
+        *self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = None;
+    }
+
+    /// Asks every facilitator for `/supported`, in order. Fails only when all fail (with the
+    /// last error).
+    pub async fn refresh(&self) -> Result<(), FacilitatorError> {
+        let _single_flight = self.refreshing.lock().await;
+        let mut answers = Vec::with_capacity(self.entries.len());
+        let mut last_error = None;
+        for facilitator in &self.entries {
+            match facilitator.supported().await {
+                Ok(answer) => answers.push(Some(answer)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "facilitator /supported failed");
+                    answers.push(None);
+                    last_error = Some(err);
+                }
+            }
+        }
+        if answers.iter().all(Option::is_none) {
+            return Err(last_error.unwrap_or_else(|| {
+                FacilitatorError::Unavailable("no facilitator is configured".into())
+            }));
+        }
+        let mut owners = HashMap::new();
+        for (index, answer) in answers.iter().enumerate() {
+            for kind in answer.iter().flat_map(|a| &a.kinds) {
+                owners
+                    .entry((
+                        kind.version.number,
+                        kind.network.clone(),
+                        kind.scheme.clone(),
+                    ))
+                    .or_insert(index);
+            }
+        }
+        *self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = Some(Arc::new(Snapshot {
+            generation: self
+                .generations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1,
+            fetched_at: Instant::now(),
+            answers,
+            owners,
+        }));
+        Ok(())
+    }
+
+    async fn fresh(&self) -> Result<Arc<Snapshot>, FacilitatorError> {
+        if let Some(snapshot) = self.current()
+            && snapshot.fetched_at.elapsed() < self.ttl
+        {
+            return Ok(snapshot);
+        }
+        self.refresh().await?;
+        self.current()
+            .ok_or_else(|| FacilitatorError::Unavailable("no /supported answer".into()))
+    }
+
+    /// A number that changes each time `/supported` is read again (so what was derived from it
+    /// can be cached); reads it again when the cached answers are too old.
+    pub async fn generation(&self) -> Result<u64, FacilitatorError> {
+        Ok(self.fresh().await?.generation)
+    }
+
+    /// The kind (version, network, scheme) as its owning facilitator lists it.
+    pub async fn kind(
+        &self,
+        version: u32,
+        network: &str,
+        scheme: &str,
+    ) -> Result<Option<OfferedKind>, FacilitatorError> {
+        let snapshot = self.fresh().await?;
+        let key = (version, network.to_string(), scheme.to_string());
+        let Some(&owner) = snapshot.owners.get(&key) else {
+            return Ok(None);
+        };
+        let Some(answer) = snapshot.answers[owner].as_ref() else {
+            return Ok(None);
+        };
+        let Some(kind) = answer.find(version, scheme, network).cloned() else {
+            return Ok(None);
+        };
+        let family = network.split(':').next().unwrap_or_default();
+        let signers = answer
+            .signers
+            .iter()
+            .filter(|(pattern, _)| {
+                pattern.as_str() == network
+                    || pattern.as_str() == "*"
+                    || pattern.strip_suffix(":*") == Some(family)
+            })
+            .flat_map(|(_, addresses)| addresses.iter().cloned())
+            .collect();
+        Ok(Some(OfferedKind {
+            kind,
+            extensions: answer.extensions.clone(),
+            signers,
+        }))
+    }
+
+    /// The facilitators to ask for `request`: its kind's owner, or all in order when none owns it.
+    async fn candidates(&self, request: &FacilitatorRequest) -> Vec<Arc<dyn Facilitator>> {
+        let key = match request {
+            FacilitatorRequest::V2(r) => Some((
+                2,
+                r.payment_requirements.network.to_string(),
+                r.payment_requirements.scheme.clone(),
+            )),
+            FacilitatorRequest::V1(r) => Some((
+                1,
+                r.payment_requirements.network.clone(),
+                r.payment_requirements.scheme.clone(),
+            )),
+            _ => None,
+        };
+        if let (Some(key), Ok(snapshot)) = (key, self.fresh().await)
+            && let Some(&owner) = snapshot.owners.get(&key)
+        {
+            return vec![self.entries[owner].clone()];
+        }
+        self.entries.clone()
+    }
+}
+
+impl Facilitator for Facilitators {
+    fn verify<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+        Box::pin(async move {
+            let mut last = None;
+            for facilitator in self.candidates(request).await {
+                match facilitator.verify(request).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(err) => {
+                        self.invalidate();
+                        last = Some(err);
+                    }
+                }
+            }
+            Err(last.unwrap_or_else(|| FacilitatorError::Unavailable("no facilitator".into())))
+        })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        Box::pin(async move {
+            // Settlement goes to one facilitator only: trying another after an error could pay
+            // twice.
+            let candidates = self.candidates(request).await;
+            let Some(facilitator) = candidates.first() else {
+                return Err(FacilitatorError::Unavailable("no facilitator".into()));
+            };
+            let result = facilitator.settle(request).await;
+            if result.is_err() {
+                self.invalidate();
+            }
+            result
+        })
+    }
+
+    fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
+        Box::pin(async move {
+            let snapshot = self.fresh().await?;
+            let mut merged = SupportedResponse::default();
+            for answer in snapshot.answers.iter().flatten() {
+                for kind in &answer.kinds {
+                    if merged
+                        .find(kind.version.number, &kind.scheme, &kind.network)
+                        .is_none()
+                    {
+                        merged.kinds.push(kind.clone());
+                    }
+                }
+                for extension in &answer.extensions {
+                    if !merged.extensions.contains(extension) {
+                        merged.extensions.push(extension.clone());
+                    }
+                }
+                for (pattern, addresses) in &answer.signers {
+                    merged
+                        .signers
+                        .entry(pattern.clone())
+                        .or_default()
+                        .extend(addresses.iter().cloned());
+                }
+            }
+            Ok(merged)
+        })
+    }
+}

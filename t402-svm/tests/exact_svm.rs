@@ -1,0 +1,663 @@
+//! The client's transaction and the facilitator's offline checks, against the Solana runtime
+//! (litesvm 0.16): a payment built by the client passes the checks and, co-signed by the fee
+//! payer, executes; each check's reason string is provoked by a crafted transaction.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::SigningKey;
+use litesvm::LiteSVM;
+use serde_json::json;
+use t402_core::error::BoxFuture;
+use t402_core::{ClientMechanism, PaymentPayload, PaymentRequirements, Reason, VerifyRequest};
+use t402_svm::ExactSvmClient;
+use t402_svm::instructions::{
+    Instruction, compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
+};
+use t402_svm::pubkey::{
+    Pubkey, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, associated_token_address,
+};
+use t402_svm::rpc::{AccountInfo, RpcError, SolanaRpc};
+use t402_svm::verify::{Rejection, verify_offline};
+use t402_svm::wire::Transaction;
+
+const NETWORK: &str = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1";
+
+/// litesvm behind the client's node interface.
+struct Runtime(Mutex<LiteSVM>, Mutex<std::collections::HashSet<String>>);
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("litesvm")
+    }
+}
+
+impl SolanaRpc for Runtime {
+    fn latest_blockhash(&self) -> BoxFuture<'_, Result<[u8; 32], RpcError>> {
+        let hash = self.0.lock().unwrap().latest_blockhash().to_bytes();
+        Box::pin(async move { Ok(hash) })
+    }
+
+    fn account(&self, key: Pubkey) -> BoxFuture<'_, Result<Option<AccountInfo>, RpcError>> {
+        let account = self
+            .0
+            .lock()
+            .unwrap()
+            .get_account(&address(&key))
+            .map(|a| AccountInfo {
+                owner: Pubkey(a.owner.to_bytes()),
+                data: a.data,
+                lamports: a.lamports,
+            });
+        Box::pin(async move { Ok(account) })
+    }
+
+    fn simulate(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<Result<(), String>, RpcError>> {
+        let outcome = Transaction::deserialize(&bytes)
+            .map_err(|err| err.to_string())
+            .and_then(|tx| {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .simulate_transaction(theirs(&tx))
+                    .map(|_| ())
+                    .map_err(|failed| format!("{:?}", failed.err))
+            });
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn send(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, RpcError>> {
+        let outcome = Transaction::deserialize(&bytes)
+            .map_err(|err| RpcError::Node(err.to_string()))
+            .and_then(|tx| {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .send_transaction(theirs(&tx))
+                    .map_err(|failed| RpcError::Node(format!("{:?}", failed.err)))?;
+                self.1.lock().unwrap().insert(tx.id());
+                Ok(tx.id())
+            });
+        Box::pin(async move { outcome })
+    }
+
+    fn status(
+        &self,
+        signature: String,
+    ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>> {
+        let known = self.1.lock().unwrap().contains(&signature);
+        Box::pin(async move { Ok(known.then_some(Ok(()))) })
+    }
+}
+
+struct World {
+    runtime: Arc<Runtime>,
+    fee_payer: SigningKey,
+    payer: SigningKey,
+    payee: Pubkey,
+    mint: Pubkey,
+    token_program: Pubkey,
+}
+
+impl World {
+    fn new(token_program: Pubkey) -> Self {
+        let mut svm = LiteSVM::new();
+        let fee_payer = SigningKey::from_bytes(&[11; 32]);
+        let payer = SigningKey::from_bytes(&[12; 32]);
+        let payee = key_of(&SigningKey::from_bytes(&[13; 32]));
+        let mint = Pubkey([14; 32]);
+        svm.airdrop(&address(&key_of(&fee_payer)), 1_000_000_000)
+            .unwrap();
+        let mut set =
+            |key: &Pubkey, data: Vec<u8>| common::set(&mut svm, key, data, &token_program);
+        set(&mint, mint_data(6, 1_000_000_000));
+        set(
+            &associated_token_address(&key_of(&payer), &mint, &token_program),
+            token_account_data(&mint, &key_of(&payer), 1_000_000),
+        );
+        set(
+            &associated_token_address(&payee, &mint, &token_program),
+            token_account_data(&mint, &payee, 0),
+        );
+        Self {
+            runtime: Arc::new(Runtime(Mutex::new(svm), Mutex::default())),
+            fee_payer,
+            payer,
+            payee,
+            mint,
+            token_program,
+        }
+    }
+
+    fn requirements(&self, memo: Option<&str>) -> PaymentRequirements {
+        let mut extra = json!({"feePayer": key_of(&self.fee_payer).to_string()});
+        if let Some(memo) = memo {
+            extra["memo"] = json!(memo);
+        }
+        serde_json::from_value(json!({
+            "scheme": "exact", "network": NETWORK, "amount": "1000",
+            "asset": self.mint.to_string(), "payTo": self.payee.to_string(),
+            "maxTimeoutSeconds": 60, "extra": extra,
+        }))
+        .unwrap()
+    }
+
+    fn signers(&self) -> Vec<Pubkey> {
+        vec![key_of(&self.fee_payer)]
+    }
+
+    fn request(
+        &self,
+        requirements: &PaymentRequirements,
+        transaction: &Transaction,
+    ) -> VerifyRequest {
+        let mut payload = serde_json::Map::new();
+        payload.insert(
+            "transaction".into(),
+            json!(STANDARD.encode(transaction.serialize().unwrap())),
+        );
+        VerifyRequest::new(
+            PaymentPayload::new(requirements.clone().into(), payload),
+            requirements.clone(),
+        )
+    }
+
+    fn source(&self) -> Pubkey {
+        associated_token_address(&key_of(&self.payer), &self.mint, &self.token_program)
+    }
+
+    fn destination(&self) -> Pubkey {
+        associated_token_address(&self.payee, &self.mint, &self.token_program)
+    }
+
+    /// The client's four instructions, for crafting variants.
+    fn instructions(&self, amount: u64) -> Vec<Instruction> {
+        vec![
+            set_compute_unit_limit(20_000),
+            set_compute_unit_price(1),
+            transfer_checked(
+                self.token_program,
+                self.source(),
+                self.mint,
+                self.destination(),
+                key_of(&self.payer),
+                amount,
+                6,
+            ),
+            memo(b"order-1"),
+        ]
+    }
+
+    fn signed(&self, instructions: &[Instruction]) -> Transaction {
+        let blockhash = self.runtime.0.lock().unwrap().latest_blockhash().to_bytes();
+        let mut transaction =
+            Transaction::unsigned(compile(key_of(&self.fee_payer), instructions, blockhash));
+        transaction.sign(&self.payer).unwrap();
+        transaction
+    }
+
+    fn execute(&self, transaction: &Transaction) -> bool {
+        self.runtime
+            .0
+            .lock()
+            .unwrap()
+            .send_transaction(theirs(transaction))
+            .is_ok()
+    }
+
+    fn token_amount(&self, account: &Pubkey) -> u64 {
+        amount_of(&self.runtime.0.lock().unwrap(), account)
+    }
+}
+
+fn reject(
+    world: &World,
+    requirements: &PaymentRequirements,
+    transaction: &Transaction,
+) -> Rejection {
+    verify_offline(&world.request(requirements, transaction), &world.signers())
+        .expect_err("the payment should be refused")
+}
+
+#[tokio::test]
+async fn the_clients_payment_passes_the_checks_and_executes() {
+    for token_program in [TOKEN_PROGRAM, TOKEN_2022_PROGRAM] {
+        let world = World::new(token_program);
+        let requirements = world.requirements(Some("pi_3abc123def456"));
+        let client = ExactSvmClient::new(world.payer.clone(), world.runtime.clone());
+        let signed = client.create_payload(2, &requirements, None).await.unwrap();
+        let request = VerifyRequest::new(
+            PaymentPayload::new(requirements.clone().into(), signed.payload),
+            requirements.clone(),
+        );
+        let checked = verify_offline(&request, &world.signers()).unwrap();
+        assert_eq!(checked.payer, key_of(&world.payer));
+        assert_eq!(checked.token_program, token_program);
+        assert_eq!(checked.amount, 1000);
+        let mut transaction = checked.transaction;
+        assert_eq!(
+            transaction.signatures[0], [0u8; 64],
+            "the fee payer's slot is left empty"
+        );
+        assert!(transaction.sign(&world.fee_payer).unwrap());
+        assert!(world.execute(&transaction));
+        assert_eq!(world.token_amount(&world.destination()), 1000);
+        assert_eq!(world.token_amount(&world.source()), 999_000);
+        // The same transaction cannot run twice.
+        assert!(!world.execute(&transaction));
+    }
+}
+
+#[test]
+fn each_check_gives_its_reason() {
+    let world = World::new(TOKEN_PROGRAM);
+    let requirements = world.requirements(None);
+    let fee_payer = key_of(&world.fee_payer);
+    let good = world.instructions(1000);
+    assert!(
+        verify_offline(
+            &world.request(&requirements, &world.signed(&good)),
+            &world.signers()
+        )
+        .is_ok()
+    );
+
+    let with = |index: usize, instruction: Instruction| {
+        let mut instructions = good.clone();
+        instructions[index] = instruction;
+        world.signed(&instructions)
+    };
+    let transfer =
+        |source: Pubkey, mint: Pubkey, destination: Pubkey, authority: Pubkey, amount: u64| {
+            transfer_checked(
+                TOKEN_PROGRAM,
+                source,
+                mint,
+                destination,
+                authority,
+                amount,
+                6,
+            )
+        };
+    let other_mint = Pubkey([99; 32]);
+    let stranger = Pubkey([98; 32]);
+    let mut unknown = good.clone();
+    unknown.push(Instruction {
+        program: SYSTEM_PROGRAM,
+        accounts: vec![],
+        data: vec![],
+    });
+    let mut fee_payer_in_accounts = good.clone();
+    fee_payer_in_accounts[3] = Instruction {
+        program: t402_svm::pubkey::MEMO_PROGRAM,
+        accounts: vec![t402_svm::instructions::AccountMeta {
+            pubkey: fee_payer,
+            is_signer: true,
+            is_writable: true,
+        }],
+        data: b"hi".to_vec(),
+    };
+    let mut bad_signature = world.signed(&good);
+    bad_signature.signatures[1][0] ^= 1;
+
+    let cases: Vec<(&str, Transaction, Reason)> = vec![
+        (
+            "two instructions",
+            world.signed(&good[..2]),
+            Reason::InvalidExactSvmPayloadTransactionInstructionsLength,
+        ),
+        (
+            "no compute limit",
+            with(0, set_compute_unit_price(1)),
+            Reason::InvalidExactSvmPayloadTransactionInstructionsComputeLimitInstruction,
+        ),
+        (
+            "no compute price",
+            with(1, set_compute_unit_limit(1)),
+            Reason::InvalidExactSvmPayloadTransactionInstructionsComputePriceInstruction,
+        ),
+        (
+            "compute price too high",
+            with(1, set_compute_unit_price(5_000_001)),
+            Reason::InvalidExactSvmPayloadTransactionInstructionsComputePriceInstructionTooHigh,
+        ),
+        (
+            "no transfer",
+            with(2, memo(b"x")),
+            Reason::InvalidExactSvmPayloadNoTransferInstruction,
+        ),
+        (
+            "fee payer as authority",
+            with(
+                2,
+                transfer(
+                    world.source(),
+                    world.mint,
+                    world.destination(),
+                    fee_payer,
+                    1000,
+                ),
+            ),
+            Reason::InvalidExactSvmPayloadTransactionFeePayerTransferringFunds,
+        ),
+        (
+            "fee payer as source",
+            with(
+                2,
+                transfer(
+                    fee_payer,
+                    world.mint,
+                    world.destination(),
+                    key_of(&world.payer),
+                    1000,
+                ),
+            ),
+            Reason::InvalidExactSvmPayloadTransactionFeePayerTransferringFunds,
+        ),
+        (
+            "wrong mint",
+            with(
+                2,
+                transfer(
+                    world.source(),
+                    other_mint,
+                    world.destination(),
+                    key_of(&world.payer),
+                    1000,
+                ),
+            ),
+            Reason::InvalidExactSvmPayloadMintMismatch,
+        ),
+        (
+            "wrong recipient account",
+            with(
+                2,
+                transfer(
+                    world.source(),
+                    world.mint,
+                    stranger,
+                    key_of(&world.payer),
+                    1000,
+                ),
+            ),
+            Reason::InvalidExactSvmPayloadRecipientMismatch,
+        ),
+        (
+            "wrong amount",
+            with(
+                2,
+                transfer(
+                    world.source(),
+                    world.mint,
+                    world.destination(),
+                    key_of(&world.payer),
+                    999,
+                ),
+            ),
+            Reason::InvalidExactSvmPayloadAmountMismatch,
+        ),
+        (
+            "extra unknown instruction",
+            world.signed(&unknown),
+            Reason::InvalidExactSvmPayloadUnknownFifthInstruction,
+        ),
+        (
+            "fee payer in an instruction's accounts",
+            world.signed(&fee_payer_in_accounts),
+            Reason::InvalidExactSvmPayloadTransactionFeePayerIncludedInInstructionAccounts,
+        ),
+        (
+            "bad signature",
+            bad_signature,
+            Reason::TransactionSimulationFailed,
+        ),
+    ];
+    for (case, transaction, reason) in cases {
+        let rejection = reject(&world, &requirements, &transaction);
+        assert_eq!(rejection.reason, reason, "{case}: {}", rejection.message);
+    }
+
+    // Memo rules, when the requirements carry one.
+    let with_memo = world.requirements(Some("order-1"));
+    assert!(
+        verify_offline(
+            &world.request(&with_memo, &world.signed(&good)),
+            &world.signers()
+        )
+        .is_ok()
+    );
+    let wrong = world.requirements(Some("order-2"));
+    assert_eq!(
+        reject(&world, &wrong, &world.signed(&good)).reason,
+        Reason::InvalidExactSvmPayloadMemoMismatch
+    );
+    assert_eq!(
+        reject(&world, &with_memo, &world.signed(&good[..3])).reason,
+        Reason::InvalidExactSvmPayloadMemoCount
+    );
+    let mut two = good.clone();
+    two.push(memo(b"order-1"));
+    assert_eq!(
+        reject(&world, &with_memo, &world.signed(&two)).reason,
+        Reason::InvalidExactSvmPayloadMemoCount
+    );
+}
+
+#[test]
+fn the_envelope_checks_come_first() {
+    let world = World::new(TOKEN_PROGRAM);
+    let requirements = world.requirements(None);
+    let transaction = world.signed(&world.instructions(1000));
+
+    let mut no_fee_payer = requirements.clone();
+    no_fee_payer.extra = Some(json!({}));
+    assert_eq!(
+        reject(&world, &no_fee_payer, &transaction).reason,
+        Reason::InvalidExactSvmPayloadMissingFeePayer
+    );
+
+    let mut not_ours = requirements.clone();
+    not_ours.extra = Some(json!({"feePayer": Pubkey([5; 32]).to_string()}));
+    assert_eq!(
+        reject(&world, &not_ours, &transaction).reason,
+        Reason::FeePayerNotManagedByFacilitator
+    );
+
+    let mut request = world.request(&requirements, &transaction);
+    request
+        .payment_payload
+        .payload
+        .insert("transaction".into(), json!("not base64!"));
+    let rejection = verify_offline(&request, &world.signers()).unwrap_err();
+    assert_eq!(
+        rejection.reason,
+        Reason::InvalidExactSvmPayloadTransactionCouldNotBeDecoded
+    );
+    assert_eq!(rejection.to_verify_response().payer.as_deref(), Some(""));
+
+    let mut other_network = world.request(&requirements, &transaction);
+    other_network.payment_requirements.network =
+        "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp".parse().unwrap();
+    assert_eq!(
+        verify_offline(&other_network, &world.signers())
+            .unwrap_err()
+            .reason,
+        Reason::NetworkMismatch
+    );
+
+    let mut other_scheme = world.request(&requirements, &transaction);
+    other_scheme.payment_requirements.scheme = "upto".into();
+    assert_eq!(
+        verify_offline(&other_scheme, &world.signers())
+            .unwrap_err()
+            .reason,
+        Reason::UnsupportedScheme
+    );
+
+    // A transaction paid by another fee payer than extra.feePayer.
+    let blockhash = world
+        .runtime
+        .0
+        .lock()
+        .unwrap()
+        .latest_blockhash()
+        .to_bytes();
+    let mut foreign = Transaction::unsigned(compile(
+        Pubkey([6; 32]),
+        &world.instructions(1000),
+        blockhash,
+    ));
+    foreign.sign(&world.payer).unwrap();
+    assert_eq!(
+        reject(&world, &requirements, &foreign).reason,
+        Reason::InvalidExactSolanaFeePayerMismatch
+    );
+}
+
+fn facilitator(world: &World) -> t402_svm::ExactSvmFacilitator<Arc<Runtime>> {
+    // Two fee payers: the first is the one `/supported` advertises.
+    let first = SigningKey::from_bytes(&[21; 32]);
+    world
+        .runtime
+        .0
+        .lock()
+        .unwrap()
+        .airdrop(&address(&key_of(&first)), 1_000_000_000)
+        .unwrap();
+    t402_svm::ExactSvmFacilitator::new(
+        NETWORK.parse().unwrap(),
+        world.runtime.clone(),
+        vec![first, world.fee_payer.clone()],
+    )
+    .unwrap()
+    .with_confirmation(
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_millis(10),
+    )
+}
+
+#[tokio::test]
+async fn verify_simulates_settle_submits_once() {
+    let world = World::new(TOKEN_2022_PROGRAM);
+    let facilitator = facilitator(&world);
+    let requirements = world.requirements(None);
+    let request = world.request(&requirements, &world.signed(&world.instructions(1000)));
+
+    let verified = facilitator.verify_payment(&request).await.unwrap();
+    assert!(verified.is_valid, "{verified:?}");
+    assert_eq!(verified.payer, Some(key_of(&world.payer).to_string()));
+
+    let settled = facilitator.settle_payment(&request).await;
+    assert!(settled.success, "{settled:?}");
+    assert_eq!(settled.network, NETWORK);
+    assert_eq!(settled.payer, Some(key_of(&world.payer).to_string()));
+    // The transaction id is the base58 of the fee payer's 64-byte signature.
+    let id = bs58::decode(settled.transaction.as_deref().unwrap())
+        .into_vec()
+        .unwrap();
+    assert_eq!(id.len(), 64);
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+
+    let again = facilitator.settle_payment(&request).await;
+    assert!(!again.success);
+    assert_eq!(again.error_reason, Some(Reason::DuplicateSettlement));
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+}
+
+#[tokio::test]
+async fn an_expired_blockhash_or_an_empty_account_fails_simulation() {
+    let world = World::new(TOKEN_PROGRAM);
+    let facilitator = facilitator(&world);
+    let requirements = world.requirements(None);
+
+    let request = world.request(&requirements, &world.signed(&world.instructions(1000)));
+    world.runtime.0.lock().unwrap().expire_blockhash();
+    let verified = facilitator.verify_payment(&request).await.unwrap();
+    assert!(!verified.is_valid);
+    assert_eq!(
+        verified.invalid_reason,
+        Some(Reason::TransactionSimulationFailed)
+    );
+    let settled = facilitator.settle_payment(&request).await;
+    assert_eq!(
+        settled.error_reason,
+        Some(Reason::TransactionSimulationFailed)
+    );
+    assert_eq!(settled.transaction.as_deref(), Some(""));
+
+    let mut too_much = requirements.clone();
+    too_much.amount = 2_000_000u64.into();
+    let request = world.request(&too_much, &world.signed(&world.instructions(2_000_000)));
+    let verified = facilitator.verify_payment(&request).await.unwrap();
+    assert_eq!(
+        verified.invalid_reason,
+        Some(Reason::TransactionSimulationFailed)
+    );
+    // The token program refuses the transfer: custom error 1 is SPL Token's InsufficientFunds.
+    let message = verified.invalid_message.unwrap();
+    assert!(message.contains("Custom(1)"), "{message}");
+}
+
+#[tokio::test]
+async fn a_paid_request_settles_on_the_runtime_through_server_and_client() {
+    use t402_core::{AssetAmount, LocalFacilitator, NetworkPattern, Price};
+    let world = World::new(TOKEN_PROGRAM);
+    let network: t402_core::Network = NETWORK.parse().unwrap();
+    let facilitator =
+        LocalFacilitator::new().register([network.clone()], Arc::new(facilitator(&world)));
+    let price = Price::Asset(AssetAmount::new(world.mint.to_string(), 1000u64.into()));
+    let layer = t402_server::PaymentLayer::builder()
+        .facilitator(facilitator)
+        .mechanism(
+            NetworkPattern::parse("solana:*").unwrap(),
+            Arc::new(t402_svm::ExactSvmServer),
+        )
+        .route(
+            "GET /report",
+            t402_server::Route::new(t402_server::PaymentOption::exact(
+                network.clone(),
+                price,
+                world.payee.to_string(),
+            )),
+        )
+        .build_and_initialize()
+        .await
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/report", axum::routing::get(|| async { "paid on solana" }))
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/report", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let client = t402_client::Client::builder()
+        .payer(
+            t402_client::Payer::new()
+                .mechanism(
+                    NetworkPattern::parse("solana:*").unwrap(),
+                    Arc::new(ExactSvmClient::new(
+                        world.payer.clone(),
+                        world.runtime.clone(),
+                    )),
+                )
+                .policy(
+                    t402_client::SpendPolicy::new()
+                        .allow_asset(network, &world.mint.to_string(), 6, Some("0.01"))
+                        .unwrap(),
+                ),
+        )
+        .build()
+        .unwrap();
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text());
+    assert_eq!(response.text(), "paid on solana");
+    let receipt = response.receipt().unwrap();
+    assert!(receipt.success);
+    assert_eq!(receipt.payer, Some(key_of(&world.payer).to_string()));
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+}

@@ -66,7 +66,7 @@ pub async fn payment_layer_with_hooks(
     let evm = NetworkPattern::parse("eip155:*").expect("a valid pattern");
     PaymentLayer::builder()
         .hooks(hooks)
-        .facilitator_arc(facilitator)
+        .facilitator(facilitator)
         .mechanism(evm, Arc::new(ExactEvmServer))
         .route(
             "GET /weather",

@@ -31,7 +31,7 @@ async fn serve(token: Address, pay_to: Address, facilitator: Arc<dyn Facilitator
     let price =
         Price::Asset(AssetAmount::new(token.to_checksum(None), PRICE.into()).with_extra(extra));
     let layer = PaymentLayer::builder()
-        .facilitator_arc(facilitator)
+        .facilitator(facilitator)
         .mechanism(
             NetworkPattern::parse("eip155:*").unwrap(),
             Arc::new(ExactEvmServer),

@@ -75,7 +75,7 @@ pub enum SettlementRecord {
         transaction: String,
     },
     /// Settlement finished; this is its answer.
-    Done(SettleResponse),
+    Done(Box<SettleResponse>),
 }
 
 /// The answer to [`SettlementStore::claim`].
@@ -305,7 +305,7 @@ impl SettlementStore for MemorySettlementStore {
         response: &'a SettleResponse,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.update(id, SettlementRecord::Done(response.clone()));
+            self.update(id, SettlementRecord::Done(Box::new(response.clone())));
             Ok(())
         })
     }

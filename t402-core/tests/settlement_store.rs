@@ -57,13 +57,13 @@ fn the_first_claim_wins_and_later_ones_see_the_record() {
     block_on(store.complete(&payment, &done)).unwrap();
     assert_eq!(
         block_on(store.get(&payment)).unwrap(),
-        Some(SettlementRecord::Done(done.clone()))
+        Some(SettlementRecord::Done(Box::new(done.clone())))
     );
     // A release after sending keeps the record: the payment was spent.
     block_on(store.release(&payment)).unwrap();
     assert_eq!(
         block_on(store.claim(&payment, 2_000)).unwrap(),
-        Claim::Existing(SettlementRecord::Done(done))
+        Claim::Existing(SettlementRecord::Done(Box::new(done)))
     );
     // Other ids are untouched.
     assert_eq!(

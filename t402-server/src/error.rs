@@ -1,7 +1,15 @@
-//! Configuration errors of the payment layer.
+//! The errors of the payment layer: [`ConfigError`] (the configuration cannot be served) and
+//! [`PaymentError`] (a request on the payment path answered by the layer), with the one place
+//! where an answer becomes a response.
 
-use t402_core::{FacilitatorError, Reason};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use t402_core::codec::{PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, encode_header};
+use t402_core::{FacilitatorError, Reason, SettleResponse};
 
+use crate::headers::{base64_value, expose_payment_headers};
 use crate::route::RoutePatternError;
 
 /// Why the payment layer cannot serve its configuration.
@@ -73,4 +81,209 @@ impl ConfigError {
             _ => Reason::InvalidPaymentRequirements,
         }
     }
+}
+
+/// What a 402-family answer carries besides its `PAYMENT-REQUIRED` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChallengeBody {
+    /// `{}`: the plain challenge.
+    Empty,
+    /// `{"error", "message", "code"}`: why the payment was refused.
+    Detail(Reason, String),
+    /// The paywall page, for browsers.
+    Page(String),
+}
+
+/// Why a request on the payment path is answered by the layer (or the facilitator service)
+/// instead of the handler. Each variant is one kind of answer; [`PaymentError::into_response`]
+/// is the one place that turns it into status, headers and body.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PaymentError {
+    /// The route's challenge: 402 when payment is missing or refused, 412 when a Permit2
+    /// allowance is missing, 400 for a malformed payment header. Carries `PAYMENT-REQUIRED`.
+    Challenge(Box<Challenge>),
+    /// Settlement failed or was refused: 402 with `PAYMENT-RESPONSE` (`success: false`); the
+    /// handler's content is not sent.
+    SettlementFailed(Box<SettleResponse>),
+    /// A facilitator the layer relies on failed: 502, or 504 when it did not answer in time.
+    Facilitator(FacilitatorError),
+    /// The layer's configuration cannot serve the route: 500 (502/504 when the facilitators
+    /// could not be asked).
+    Config(ConfigError),
+    /// The paid request could not be completed on this server (the handler's body failed or is
+    /// too large, a usage report is unreadable or above the authorized amount): 500.
+    Server {
+        /// The protocol reason.
+        reason: Reason,
+        /// What happened.
+        message: String,
+    },
+    /// A facilitator service request is malformed: 400.
+    BadRequest {
+        /// The protocol reason.
+        reason: Reason,
+        /// What is wrong.
+        message: String,
+    },
+    /// The facilitator service cannot do its work (chain node down): 503, 504 on timeout, 400
+    /// for a request it cannot take.
+    ServiceUnavailable(FacilitatorError),
+}
+
+/// A challenge answer: status, the encoded `PAYMENT-REQUIRED` value and the body.
+#[derive(Debug)]
+pub struct Challenge {
+    pub(crate) status: StatusCode,
+    pub(crate) header: HeaderValue,
+    pub(crate) body: ChallengeBody,
+}
+
+impl Challenge {
+    /// The HTTP status of the challenge.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl PaymentError {
+    /// A challenge with `status`, an encoded `PAYMENT-REQUIRED` value and `body`.
+    pub(crate) fn challenge(status: StatusCode, header: HeaderValue, body: ChallengeBody) -> Self {
+        Self::Challenge(Box::new(Challenge {
+            status,
+            header,
+            body,
+        }))
+    }
+
+    /// A 500 for the paid request.
+    pub(crate) fn server(reason: Reason, message: impl Into<String>) -> Self {
+        Self::Server {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Challenge(challenge) => challenge.status,
+            Self::SettlementFailed(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::Facilitator(FacilitatorError::Timeout(_))
+            | Self::Config(ConfigError::FacilitatorUnavailable(FacilitatorError::Timeout(_)))
+            | Self::ServiceUnavailable(FacilitatorError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Facilitator(_) | Self::Config(ConfigError::FacilitatorUnavailable(_)) => {
+                StatusCode::BAD_GATEWAY
+            }
+            Self::Config(_) | Self::Server { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadRequest { .. }
+            | Self::ServiceUnavailable(FacilitatorError::InvalidRequest { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The protocol reason of the answer, when it has one.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Self::Challenge(challenge) => match &challenge.body {
+                ChallengeBody::Detail(reason, _) => Some(reason.clone()),
+                _ => None,
+            },
+            Self::SettlementFailed(settled) => settled.error_reason.clone(),
+            Self::Facilitator(err) | Self::ServiceUnavailable(err) => Some(err.reason()),
+            Self::Config(err) => Some(err.reason()),
+            Self::Server { reason, .. } | Self::BadRequest { reason, .. } => Some(reason.clone()),
+        }
+    }
+
+    /// The answer: status, JSON body (`{"error": reason, "message", "code"}` for errors, `{}` or
+    /// the paywall page for challenges) and the payment headers.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let status = self.status();
+        let (body, content_type, payment_header) = match self {
+            Self::Challenge(challenge) => {
+                let Challenge { header, body, .. } = *challenge;
+                let (body, content_type) = match body {
+                    ChallengeBody::Empty => (Bytes::from_static(b"{}"), JSON),
+                    ChallengeBody::Detail(reason, message) => (error_json(&reason, &message), JSON),
+                    ChallengeBody::Page(page) => (Bytes::from(page), HTML),
+                };
+                (body, content_type, Some((PAYMENT_REQUIRED_HEADER, header)))
+            }
+            Self::SettlementFailed(settled) => (
+                Bytes::from_static(b"{}"),
+                JSON,
+                Some((
+                    PAYMENT_RESPONSE_HEADER,
+                    base64_value(encode_header(&*settled)),
+                )),
+            ),
+            Self::Facilitator(err) | Self::ServiceUnavailable(err) => {
+                (error_json(&err.reason(), &err.to_string()), JSON, None)
+            }
+            Self::Config(err) => (error_json(&err.reason(), &err.to_string()), JSON, None),
+            Self::Server { reason, message } | Self::BadRequest { reason, message } => {
+                (error_json(&reason, &message), JSON, None)
+            }
+        };
+        let mut response = Response::new(Full::new(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some((name, value)) = payment_header {
+            headers.insert(name, value);
+        }
+        expose_payment_headers(headers);
+        response
+    }
+}
+
+impl From<FacilitatorError> for PaymentError {
+    fn from(err: FacilitatorError) -> Self {
+        Self::Facilitator(err)
+    }
+}
+
+impl From<ConfigError> for PaymentError {
+    fn from(err: ConfigError) -> Self {
+        Self::Config(err)
+    }
+}
+
+impl std::fmt::Display for PaymentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Challenge(challenge) => write!(f, "payment required ({})", challenge.status),
+            Self::SettlementFailed(settled) => write!(
+                f,
+                "settlement failed: {}",
+                settled
+                    .error_reason
+                    .as_ref()
+                    .map(Reason::as_str)
+                    .unwrap_or("unknown")
+            ),
+            Self::Facilitator(err) | Self::ServiceUnavailable(err) => err.fmt(f),
+            Self::Config(err) => err.fmt(f),
+            Self::Server { reason, message } | Self::BadRequest { reason, message } => {
+                write!(f, "{reason}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PaymentError {}
+
+const JSON: &str = "application/json";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// `{"error": reason, "message": …, "code": "T402-…"}`.
+fn error_json(reason: &Reason, message: &str) -> Bytes {
+    let mut body = serde_json::json!({"error": reason.as_str(), "message": message});
+    if let Some(code) = reason.code() {
+        body["code"] = serde_json::json!(code.to_string());
+    }
+    Bytes::from(body.to_string())
 }

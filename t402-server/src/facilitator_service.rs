@@ -2,21 +2,24 @@
 //! serving any [`Facilitator`].
 //!
 //! Failed checks are answered 200 with `isValid: false` / `success: false` and a reason; a body
-//! that is not a request is 400 `{"error": …}`; a facilitator that cannot do its work (chain node
-//! down) is 503, or 504 when it ran out of time.
+//! that is not a request is 400 `{"error": reason, "message": …, "code": …}`; a facilitator that
+//! cannot do its work (chain node down) is 503, or 504 when it ran out of time. Errors become
+//! responses through [`PaymentError`], as the payment layer's do. Feature `facilitator-service`
+//! (on by default).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use t402_core::json::from_slice_strict;
 use t402_core::wire::FacilitatorRequest;
 use t402_core::{Facilitator, FacilitatorError, Reason};
+
+use crate::error::PaymentError;
 
 /// The default limit on request bodies.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -40,12 +43,9 @@ pub fn facilitator_router_with_limit(
         .with_state(facilitator)
 }
 
-fn error(status: StatusCode, reason: &Reason, message: &str) -> Response {
-    let mut body = json!({"error": format!("{}: {message}", reason.as_str())});
-    if let Some(code) = reason.code() {
-        body["code"] = json!(code.to_string());
-    }
-    (status, axum::Json(body)).into_response()
+/// The service's errors go through the layer's one error-to-response conversion.
+fn error_response(error: PaymentError) -> Response {
+    error.into_response().map(axum::body::Body::new)
 }
 
 /// Reads a request body; the error is the message of a 400.
@@ -54,18 +54,16 @@ fn read_request(body: &Bytes) -> Result<FacilitatorRequest, String> {
     FacilitatorRequest::from_json(value).map_err(|err| err.to_string())
 }
 
-fn bad_request(message: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, &Reason::InvalidPayload, message)
+fn bad_request(message: String) -> Response {
+    error_response(PaymentError::BadRequest {
+        reason: Reason::InvalidPayload,
+        message,
+    })
 }
 
-fn failure(err: &FacilitatorError) -> Response {
-    let status = match err {
-        FacilitatorError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-        FacilitatorError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
+fn failure(err: FacilitatorError) -> Response {
     tracing::warn!(error = %err, "facilitator request failed");
-    error(status, &err.reason(), &err.to_string())
+    error_response(PaymentError::ServiceUnavailable(err))
 }
 
 /// Reads the body and answers with what `call` returns: 200 with the protocol answer, 400 for a
@@ -77,11 +75,11 @@ where
 {
     let request = match read_request(body) {
         Ok(request) => request,
-        Err(message) => return bad_request(&message),
+        Err(message) => return bad_request(message),
     };
     match call(&request).await {
         Ok(answer) => axum::Json(answer).into_response(),
-        Err(err) => failure(&err),
+        Err(err) => failure(err),
     }
 }
 
@@ -96,7 +94,7 @@ async fn settle(State(facilitator): State<Arc<dyn Facilitator>>, body: Bytes) ->
 async fn supported(State(facilitator): State<Arc<dyn Facilitator>>) -> Response {
     match facilitator.supported().await {
         Ok(answer) => axum::Json(answer).into_response(),
-        Err(err) => failure(&err),
+        Err(err) => failure(err),
     }
 }
 

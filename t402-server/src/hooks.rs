@@ -20,6 +20,21 @@ pub struct PaymentEvent {
     pub requirements: PaymentRequirements,
 }
 
+/// A priced request answered with a challenge because it carried no payment.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ChallengeEvent<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request URI.
+    pub uri: &'a Uri,
+    /// The pattern of the priced route it matched.
+    pub route: &'a str,
+    /// The status answered: 402, or an error status when no challenge could be built (the
+    /// facilitators are down, the configuration cannot be served).
+    pub status: http::StatusCode,
+}
+
 /// What a before-hook decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -59,6 +74,10 @@ pub enum PaymentFailure {
 
 /// Hooks called by the payment layer. Every method has a default that does nothing.
 pub trait PaymentHooks: Send + Sync + 'static {
+    /// A priced request without payment was answered (normally 402 with the challenge). Called
+    /// on the request's path: keep it cheap (count it, log it) and never block.
+    fn on_challenge(&self, _event: &ChallengeEvent<'_>) {}
+
     /// Before the facilitator verifies; [`HookDecision::Abort`] refuses the payment.
     fn before_verify<'a>(&'a self, _event: &'a PaymentEvent) -> BoxFuture<'a, HookDecision> {
         Box::pin(async { HookDecision::Continue })

@@ -2,12 +2,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use t402_core::codec::Codec;
 use t402_core::mechanism::ServerMechanism;
-use t402_core::{Facilitator, MechanismRegistry, NetworkPattern, PaymentRequirements};
+use t402_core::{Facilitator, MechanismRegistry, NetworkPattern, PROTOCOL_VERSION};
 use tokio::sync::Mutex;
 use tower_layer::Layer;
 
@@ -16,111 +16,14 @@ use crate::error::ConfigError;
 use crate::facilitator::Facilitators;
 use crate::hooks::{NoHooks, PaymentHooks};
 use crate::paywall::Paywall;
-use crate::route::{RoutePattern, normalised_request_path, segments_of};
+use crate::route::RoutePattern;
 use crate::service::PaymentService;
-
-/// What every request of the layer shares.
-pub(crate) struct Shared {
-    pub(crate) routes: Vec<(RoutePattern, Route)>,
-    pub(crate) facilitators: Facilitators,
-    pub(crate) mechanisms: MechanismRegistry<dyn ServerMechanism>,
-    pub(crate) hooks: Arc<dyn PaymentHooks>,
-    pub(crate) paywall: Option<Paywall>,
-    pub(crate) codec: Codec,
-    /// Set once the routes were checked against the facilitators.
-    pub(crate) initialized: AtomicBool,
-    /// Held while checking, so concurrent first requests check once.
-    pub(crate) initializing: Mutex<()>,
-    /// Per route: the requirements of a fixed route, with the `/supported` generation they were
-    /// built from.
-    pub(crate) built: Vec<std::sync::RwLock<Option<BuiltRequirements>>>,
-    /// Per route: the last plain challenge of a fixed route, with the generation and resource
-    /// URL it was encoded for.
-    pub(crate) challenges: Vec<std::sync::RwLock<Option<CachedChallenge>>>,
-}
-
-/// A fixed route's requirements and the `/supported` generation they were built from.
-pub(crate) type BuiltRequirements = (u64, Arc<Vec<PaymentRequirements>>);
-
-/// An encoded `PAYMENT-REQUIRED` value and what it was made from.
-pub(crate) struct CachedChallenge {
-    pub(crate) generation: u64,
-    pub(crate) url: String,
-    pub(crate) header: http::HeaderValue,
-}
-
-impl Shared {
-    /// The first route matching the request.
-    pub(crate) fn route_for(&self, method: &str, path: &str) -> Option<usize> {
-        if self.routes.is_empty() {
-            return None;
-        }
-        let path = normalised_request_path(path);
-        let segments = segments_of(&path);
-        self.routes
-            .iter()
-            .position(|(pattern, _)| pattern.matches_segments(method, &segments))
-    }
-
-    /// Checks every route against the mechanisms and the facilitators' `/supported`.
-    pub(crate) async fn initialize(&self) -> Result<(), ConfigError> {
-        if self.initialized.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let _checking = self.initializing.lock().await;
-        if self.initialized.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        self.facilitators
-            .refresh()
-            .await
-            .map_err(ConfigError::FacilitatorUnavailable)?;
-        let mut problems = Vec::new();
-        for (pattern, route) in &self.routes {
-            for option in &route.options {
-                let network = option.network.to_string();
-                if self
-                    .mechanisms
-                    .find(2, &option.scheme, &option.network)
-                    .is_none()
-                {
-                    problems.push((
-                        pattern.to_string(),
-                        ConfigError::MissingScheme {
-                            scheme: option.scheme.clone(),
-                            network,
-                        },
-                    ));
-                    continue;
-                }
-                let offered = self
-                    .facilitators
-                    .kind(2, option.network.as_str(), &option.scheme)
-                    .await
-                    .map_err(ConfigError::FacilitatorUnavailable)?;
-                if offered.is_none() {
-                    problems.push((
-                        pattern.to_string(),
-                        ConfigError::MissingFacilitator {
-                            scheme: option.scheme.clone(),
-                            network,
-                        },
-                    ));
-                }
-            }
-        }
-        if !problems.is_empty() {
-            return Err(ConfigError::Routes(problems));
-        }
-        self.initialized.store(true, Ordering::Release);
-        Ok(())
-    }
-}
+use crate::state::{LayerState, PricedRoute};
 
 /// A tower layer charging for the configured routes. Cheap to clone.
 #[derive(Clone)]
 pub struct PaymentLayer {
-    shared: Arc<Shared>,
+    state: Arc<LayerState>,
 }
 
 impl fmt::Debug for PaymentLayer {
@@ -129,13 +32,13 @@ impl fmt::Debug for PaymentLayer {
             .field(
                 "routes",
                 &self
-                    .shared
+                    .state
                     .routes
                     .iter()
-                    .map(|(pattern, _)| pattern.as_str())
+                    .map(|priced| priced.pattern.as_str())
                     .collect::<Vec<_>>(),
             )
-            .field("facilitators", &self.shared.facilitators)
+            .field("facilitators", &self.state.facilitators)
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +54,7 @@ impl PaymentLayer {
     /// (`missing_facilitator`). Without this call, the first priced request does it; a failure
     /// then answers that request with an error and is retried on the next.
     pub async fn initialize(&self) -> Result<(), ConfigError> {
-        self.shared.initialize().await
+        self.state.initialize().await
     }
 }
 
@@ -159,7 +62,7 @@ impl<S> Layer<S> for PaymentLayer {
     type Service = PaymentService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PaymentService::new(inner, self.shared.clone())
+        PaymentService::new(inner, self.state.clone())
     }
 }
 
@@ -202,26 +105,23 @@ impl fmt::Debug for PaymentLayerBuilder {
 }
 
 impl PaymentLayerBuilder {
-    /// Adds a facilitator; earlier ones take precedence for the kinds they list.
+    /// Adds a facilitator (owned, or shared as an `Arc`); earlier ones take precedence for
+    /// the kinds they list.
     pub fn facilitator(mut self, facilitator: impl Facilitator + 'static) -> Self {
         self.facilitators.push(Arc::new(facilitator));
         self
     }
 
-    /// Adds a shared facilitator.
-    pub fn facilitator_arc(mut self, facilitator: Arc<dyn Facilitator>) -> Self {
-        self.facilitators.push(facilitator);
-        self
-    }
-
-    /// Registers the server side of a scheme for `networks` (`eip155:*`, ...).
+    /// Registers the server side of a scheme for `networks` (`eip155:*`, ...); the mechanism
+    /// may be owned or shared as an `Arc`.
     pub fn mechanism(
         mut self,
         networks: NetworkPattern,
-        mechanism: Arc<dyn ServerMechanism>,
+        mechanism: impl ServerMechanism + 'static,
     ) -> Self {
         let scheme = mechanism.scheme().to_string();
-        self.mechanisms.register(2, scheme, networks, mechanism);
+        self.mechanisms
+            .register(PROTOCOL_VERSION, scheme, networks, Arc::new(mechanism));
         self
     }
 
@@ -281,24 +181,14 @@ impl PaymentLayerBuilder {
             if route.streaming && route.settle_mode != SettleMode::BeforeHandler {
                 return Err(ConfigError::StreamingSettlesAfter { route: text });
             }
-            routes.push((pattern, route));
+            routes.push(PricedRoute::new(pattern, route));
         }
         let mut facilitators = Facilitators::new(self.facilitators);
         if let Some(ttl) = self.supported_ttl {
             facilitators = facilitators.with_ttl(ttl);
         }
-        let built = routes
-            .iter()
-            .map(|_| std::sync::RwLock::new(None))
-            .collect();
-        let challenges = routes
-            .iter()
-            .map(|_| std::sync::RwLock::new(None))
-            .collect();
         Ok(PaymentLayer {
-            shared: Arc::new(Shared {
-                built,
-                challenges,
+            state: Arc::new(LayerState {
                 routes,
                 facilitators,
                 mechanisms: self.mechanisms,

@@ -44,28 +44,34 @@
 pub mod config;
 pub mod error;
 pub mod facilitator;
+#[cfg(feature = "facilitator-service")]
 pub mod facilitator_service;
 pub mod hooks;
 pub mod paywall;
 pub mod route;
 
-mod flow;
+mod accepted;
+mod challenge;
+mod future;
+mod headers;
 mod layer;
-mod requirements;
-mod response;
+mod paid;
 mod service;
+mod state;
 
 pub use config::{Dynamic, PaymentOption, Route, SettleMode};
-pub use error::ConfigError;
+pub use error::{Challenge, ConfigError, PaymentError};
+#[cfg(feature = "facilitator-service")]
 pub use facilitator_service::{facilitator_router, facilitator_router_with_limit};
+pub use future::PaymentFuture;
+pub use headers::SETTLEMENT_OVERRIDES_HEADER;
 pub use hooks::{
-    HookDecision, NoHooks, PaymentEvent, PaymentFailure, PaymentHooks, SettlementAmount,
-    VerifiedPayment,
+    ChallengeEvent, HookDecision, NoHooks, PaymentEvent, PaymentFailure, PaymentHooks,
+    SettlementAmount, VerifiedPayment,
 };
 pub use layer::{PaymentLayer, PaymentLayerBuilder};
 pub use paywall::Paywall;
-pub use response::SETTLEMENT_OVERRIDES_HEADER;
-pub use service::{PaymentFuture, PaymentService};
+pub use service::PaymentService;
 
 /// The body of the responses the layer returns: the inner service's own body (`Left`), or bytes
 /// the layer wrote or held until settlement (`Right`).

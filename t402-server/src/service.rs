@@ -1,34 +1,33 @@
-//! [`PaymentService`]: the middleware service, and its future.
+//! [`PaymentService`]: the middleware service of [`PaymentLayer`](crate::PaymentLayer).
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Either;
-use pin_project_lite::pin_project;
+use t402_core::codec::PAYMENT_SIGNATURE_HEADER;
 use t402_core::error::BoxError;
 use tower_service::Service;
 
 use crate::PaymentBody;
-use crate::flow;
-use crate::layer::Shared;
+use crate::future::PaymentFuture;
+use crate::state::LayerState;
+use crate::{challenge, paid};
 
 /// The service of [`PaymentLayer`](crate::PaymentLayer): requests to priced routes go through the
 /// payment flow, others straight to the inner service.
 pub struct PaymentService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    state: Arc<LayerState>,
 }
 
 impl<S: Clone> Clone for PaymentService<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: self.shared.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -40,8 +39,23 @@ impl<S> fmt::Debug for PaymentService<S> {
 }
 
 impl<S> PaymentService<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: S, state: Arc<LayerState>) -> Self {
+        Self { inner, state }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, taken out.
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 }
 
@@ -63,97 +77,29 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let route = self
-            .shared
-            .route_for(request.method().as_str(), request.uri().path());
-        match route {
-            // The inner service's own future: nothing added.
-            None => PaymentFuture::passthrough(self.inner.call(request)),
-            Some(index)
-                if !request
-                    .headers()
-                    .contains_key(t402_core::codec::PAYMENT_SIGNATURE_HEADER) =>
-            {
+        let Some(index) = self
+            .state
+            .route_for(request.method().as_str(), request.uri().path())
+        else {
+            // Unpriced: the inner service's own future, nothing added.
+            return PaymentFuture::passthrough(self.inner.call(request));
+        };
+        let state = self.state.clone();
+        // The payment header, read once.
+        match request.headers().get(PAYMENT_SIGNATURE_HEADER).cloned() {
+            None => PaymentFuture::priced(Box::pin(async move {
                 // The challenge needs neither the inner service nor the rest of the flow.
-                let shared = self.shared.clone();
-                PaymentFuture::paid(Box::pin(async move {
-                    Ok(flow::unpaid(shared, request, index)
-                        .await
-                        .map(Either::Right))
-                }))
-            }
-            Some(index) => {
+                let (parts, _body) = request.into_parts();
+                let answer = challenge::unpaid(&state, index, &parts).await;
+                Ok(answer.into_response().map(Either::Right))
+            })),
+            Some(header) => {
                 // The service that was polled ready handles this request, later, inside the
                 // flow; the clone stays for the next request.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                PaymentFuture::paid(Box::pin(flow::handle(
-                    self.shared.clone(),
-                    inner,
-                    request,
-                    index,
-                )))
+                PaymentFuture::priced(Box::pin(paid::handle(state, inner, request, index, header)))
             }
-        }
-    }
-}
-
-type PaidFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<PaymentBody<B>>, E>> + Send>>;
-
-pin_project! {
-    /// The future of [`PaymentService`].
-    pub struct PaymentFuture<F, B, E> {
-        #[pin]
-        state: State<F, B, E>,
-    }
-}
-
-pin_project! {
-    #[project = StateProjection]
-    enum State<F, B, E> {
-        // An unpriced request: the inner service's future, untouched.
-        Passthrough { #[pin] inner: F },
-        // A priced request going through the payment flow.
-        Paid { future: PaidFuture<B, E> },
-    }
-}
-
-impl<F, B, E> PaymentFuture<F, B, E> {
-    fn passthrough(inner: F) -> Self {
-        Self {
-            state: State::Passthrough { inner },
-        }
-    }
-
-    fn paid(future: PaidFuture<B, E>) -> Self {
-        Self {
-            state: State::Paid { future },
-        }
-    }
-}
-
-impl<F, B, E> fmt::Debug for PaymentFuture<F, B, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.state {
-            State::Passthrough { .. } => f.write_str("PaymentFuture::Passthrough"),
-            State::Paid { .. } => f.write_str("PaymentFuture::Paid"),
-        }
-    }
-}
-
-impl<F, B, E> Future for PaymentFuture<F, B, E>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<PaymentBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProjection::Passthrough { inner } => {
-                let response = ready!(inner.poll(cx))?;
-                Poll::Ready(Ok(response.map(Either::Left)))
-            }
-            StateProjection::Paid { future } => future.as_mut().poll(cx),
         }
     }
 }

@@ -78,7 +78,7 @@ impl Setup {
         )
         .max_timeout_seconds(300);
         let layer = PaymentLayer::builder()
-            .facilitator_arc(facilitator)
+            .facilitator(facilitator)
             .mechanism(
                 NetworkPattern::parse("eip155:*").unwrap(),
                 Arc::new(ExactEvmServer),

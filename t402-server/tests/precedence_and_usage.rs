@@ -45,8 +45,8 @@ async fn the_first_facilitator_listing_a_kind_owns_it() {
     let app = world.app(
         world
             .builder_with(Arc::new(Empty))
-            .facilitator_arc(first.clone())
-            .facilitator_arc(second.clone()),
+            .facilitator(first.clone())
+            .facilitator(second.clone()),
     );
     let payment = world
         .pay(&required_of(&get_with(&app, "/paid", &[]).await))
@@ -129,6 +129,16 @@ struct Recorder {
 }
 
 impl t402_server::PaymentHooks for Recorder {
+    fn on_challenge(&self, event: &t402_server::ChallengeEvent<'_>) {
+        self.calls.lock().unwrap().push(format!(
+            "challenge:{} {} {} {}",
+            event.status.as_u16(),
+            event.method,
+            event.uri.path(),
+            event.route
+        ));
+    }
+
     fn after_verify<'a>(
         &'a self,
         _: &'a t402_server::PaymentEvent,
@@ -201,7 +211,12 @@ async fn hooks_see_verification_settlement_and_failure() {
     );
     assert_eq!(
         recorder.calls.lock().unwrap().as_slice(),
-        ["after_verify", "before_settle", "after_settle"]
+        [
+            "challenge:402 GET /paid GET /paid",
+            "after_verify",
+            "before_settle",
+            "after_settle"
+        ]
     );
     recorder.calls.lock().unwrap().clear();
     let payment = world
@@ -216,10 +231,68 @@ async fn hooks_see_verification_settlement_and_failure() {
     assert_eq!(
         recorder.calls.lock().unwrap().as_slice(),
         [
+            "challenge:402 GET /slow GET /slow",
             "after_verify",
             "before_settle",
             "settlement_failed:invalid_exact_evm_payload_authorization_valid_before"
         ]
+    );
+}
+
+#[tokio::test]
+async fn the_challenge_hook_hears_every_unpaid_request_and_nothing_else() {
+    let world = World::new();
+    let recorder = Recorder::default();
+    let app = world.app(
+        world
+            .builder_with(world.facilitator.clone())
+            .hooks(recorder.clone()),
+    );
+    // Free routes and browsers: the page is a challenge too.
+    assert_eq!(get_with(&app, "/free", &[]).await.status(), 200);
+    let page = get_with(
+        &app,
+        "/paid",
+        &[("accept", "text/html"), ("user-agent", "Mozilla/5.0")],
+    )
+    .await;
+    assert_eq!(page.status(), 402);
+    assert_eq!(get_with(&app, "/big", &[]).await.status(), 402);
+    assert_eq!(
+        recorder.calls.lock().unwrap().as_slice(),
+        [
+            "challenge:402 GET /paid GET /paid",
+            "challenge:402 GET /big GET /big"
+        ]
+    );
+
+    // A facilitator that cannot be asked: the hook hears the error status.
+    struct Down;
+    impl Facilitator for Down {
+        fn verify<'a>(
+            &'a self,
+            _: &'a t402_core::wire::FacilitatorRequest,
+        ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+            Box::pin(async { Err(FacilitatorError::Unavailable("down".into())) })
+        }
+        fn settle<'a>(
+            &'a self,
+            _: &'a t402_core::wire::FacilitatorRequest,
+        ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+            Box::pin(async { Err(FacilitatorError::Unavailable("down".into())) })
+        }
+        fn supported(
+            &self,
+        ) -> BoxFuture<'_, Result<t402_core::SupportedResponse, FacilitatorError>> {
+            Box::pin(async { Err(FacilitatorError::Unavailable("down".into())) })
+        }
+    }
+    let recorder = Recorder::default();
+    let app = world.app(world.builder_with(Arc::new(Down)).hooks(recorder.clone()));
+    assert_eq!(get_with(&app, "/paid", &[]).await.status(), 502);
+    assert_eq!(
+        recorder.calls.lock().unwrap().as_slice(),
+        ["challenge:502 GET /paid GET /paid"]
     );
 }
 

@@ -1,12 +1,14 @@
-//! Facilitator clients: over HTTP ([`HttpFacilitator`]), in-process (any
+//! Facilitator clients: over HTTP (`HttpFacilitator`, feature `http-facilitator`), in-process (any
 //! [`Facilitator`](t402_core::Facilitator), such as [`t402_core::LocalFacilitator`]), and several
 //! with precedence ([`Facilitators`]).
 
+#[cfg(feature = "http-facilitator")]
 mod http;
-mod router;
+mod precedence;
 
+#[cfg(feature = "http-facilitator")]
 pub use http::{
     AuthHeaders, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SETTLE_TIMEOUT, Endpoint, HttpFacilitator,
     HttpFacilitatorError, RetryPolicy,
 };
-pub use router::{DEFAULT_SUPPORTED_TTL, Facilitators, OfferedKind};
+pub use precedence::{DEFAULT_SUPPORTED_TTL, Facilitators, OfferedKind};

@@ -102,7 +102,7 @@ impl World {
     /// A builder with the EVM server mechanism and `facilitator`.
     pub fn builder_with(&self, facilitator: Arc<dyn Facilitator>) -> PaymentLayerBuilder {
         t402_server::PaymentLayer::builder()
-            .facilitator_arc(facilitator)
+            .facilitator(facilitator)
             .mechanism(
                 NetworkPattern::parse("eip155:*").unwrap(),
                 Arc::new(ExactEvmServer),

@@ -14,6 +14,7 @@ use t402_core::{Facilitator, FacilitatorError, SettleResponse, SupportedResponse
 /// How long `/supported` answers are kept by default.
 pub const DEFAULT_SUPPORTED_TTL: Duration = Duration::from_secs(300);
 
+/// (version, scheme, network), the order of every kind look-up.
 type KindKey = (u32, String, String);
 
 /// What the facilitators said in `/supported`.
@@ -29,6 +30,7 @@ struct Snapshot {
 
 /// A kind offered by one of the facilitators, with that facilitator's extension keys.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OfferedKind {
     /// The kind, as its facilitator listed it.
     pub kind: SupportedKind,
@@ -127,8 +129,8 @@ impl Facilitators {
                 owners
                     .entry((
                         kind.version.number,
-                        kind.network.clone(),
                         kind.scheme.clone(),
+                        kind.network.clone(),
                     ))
                     .or_insert(index);
             }
@@ -165,15 +167,15 @@ impl Facilitators {
         Ok(self.fresh().await?.generation)
     }
 
-    /// The kind (version, network, scheme) as its owning facilitator lists it.
+    /// The kind (version, scheme, network) as its owning facilitator lists it.
     pub async fn kind(
         &self,
         version: u32,
-        network: &str,
         scheme: &str,
+        network: &str,
     ) -> Result<Option<OfferedKind>, FacilitatorError> {
         let snapshot = self.fresh().await?;
-        let key = (version, network.to_string(), scheme.to_string());
+        let key = (version, scheme.to_string(), network.to_string());
         let Some(&owner) = snapshot.owners.get(&key) else {
             return Ok(None);
         };
@@ -205,14 +207,14 @@ impl Facilitators {
     async fn candidates(&self, request: &FacilitatorRequest) -> Vec<Arc<dyn Facilitator>> {
         let key = match request {
             FacilitatorRequest::V2(r) => Some((
-                2,
-                r.payment_requirements.network.to_string(),
+                t402_core::PROTOCOL_VERSION,
                 r.payment_requirements.scheme.clone(),
+                r.payment_requirements.network.to_string(),
             )),
             FacilitatorRequest::V1(r) => Some((
                 1,
-                r.payment_requirements.network.clone(),
                 r.payment_requirements.scheme.clone(),
+                r.payment_requirements.network.clone(),
             )),
             _ => None,
         };

@@ -1,0 +1,343 @@
+//! A priced request that carries a payment (design §4, protocol reference §1.2 and §2.3), as
+//! small steps: [`accept`] (offers, decode, match), [`verify`], then the handler and [`settle`]
+//! in the route's order.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, Full, Limited};
+use t402_core::error::BoxError;
+use t402_core::wire::{FacilitatorRequest, VerifyRequest};
+use t402_core::{Amount, Facilitator, PaymentPayload, PaymentRequirements, Reason, SettleResponse};
+use tower_service::Service;
+
+use crate::PaymentBody;
+use crate::accepted::find_accepted;
+use crate::challenge::Offers;
+use crate::config::SettleMode;
+use crate::error::PaymentError;
+use crate::headers::{SETTLEMENT_OVERRIDES_HEADER, attach_settlement, strip_internal_headers};
+use crate::hooks::{HookDecision, PaymentEvent, PaymentFailure, SettlementAmount, VerifiedPayment};
+use crate::state::{LayerState, PricedRoute};
+
+/// One of the layer's own answers as a response of the service.
+fn answer<B>(error: PaymentError) -> Response<PaymentBody<B>> {
+    error.into_response().map(Either::Right)
+}
+
+/// A payment matched to one of the route's requirements.
+struct Accepted {
+    offers: Offers,
+    event: PaymentEvent,
+}
+
+/// Runs a paid request to route `route_index` whose payment header is `header`. `inner` was
+/// polled ready.
+pub(crate) async fn handle<S, ReqBody, ResBody>(
+    state: Arc<LayerState>,
+    mut inner: S,
+    request: Request<ReqBody>,
+    route_index: usize,
+    header: HeaderValue,
+) -> Result<Response<PaymentBody<ResBody>>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let priced = &state.routes[route_index];
+    let (mut parts, body) = request.into_parts();
+    let accepted = match accept(&state, priced, &parts, &header).await {
+        Ok(accepted) => accepted,
+        Err(error) => return Ok(answer(error)),
+    };
+    let requirements = accepted.event.requirements.clone();
+    let verified = match verify(&state, priced, &accepted).await {
+        Ok(verified) => verified,
+        Err(error) => return Ok(answer(error)),
+    };
+    parts.extensions.insert(VerifiedPayment {
+        payer: verified.payer,
+        amount: requirements.amount,
+        asset: requirements.asset.clone(),
+        network: requirements.network.clone(),
+        scheme: requirements.scheme.clone(),
+        requirements: requirements.clone(),
+    });
+    let request = Request::from_parts(parts, body);
+    let event = &accepted.event;
+
+    if priced.route.settle_mode == SettleMode::BeforeHandler {
+        let settled = match settle(&state, event, &requirements).await {
+            Ok(settled) => settled,
+            Err(error) => return Ok(answer(error)),
+        };
+        let (mut parts, body) = inner.call(request).await?.into_parts();
+        strip_internal_headers(&mut parts.headers);
+        attach_settlement(&mut parts.headers, &settled);
+        return Ok(Response::from_parts(parts, Either::Left(body)));
+    }
+
+    let (mut parts, body) = inner.call(request).await?.into_parts();
+    if parts.status.as_u16() >= 400 {
+        // The handler failed: nothing is charged.
+        strip_internal_headers(&mut parts.headers);
+        return Ok(Response::from_parts(parts, Either::Left(body)));
+    }
+    let held = hold_response(priced, &parts, body).await.and_then(|bytes| {
+        used_requirements(&mut parts, &requirements).map(|to_settle| (bytes, to_settle))
+    });
+    let (bytes, to_settle) = match held {
+        Ok(held) => held,
+        Err(error) => return Ok(answer(error)),
+    };
+    match settle(&state, event, &to_settle).await {
+        Ok(settled) => {
+            attach_settlement(&mut parts.headers, &settled);
+            Ok(Response::from_parts(parts, Either::Right(Full::new(bytes))))
+        }
+        Err(error) => Ok(answer(error)),
+    }
+}
+
+/// The route's offers for this request, the payment decoded, and the offer its `accepted`
+/// names. A malformed header is a 400 with the challenge; an unknown offer a 402.
+async fn accept(
+    state: &LayerState,
+    priced: &PricedRoute,
+    parts: &Parts,
+    header: &HeaderValue,
+) -> Result<Accepted, PaymentError> {
+    if let Err(err) = state.initialize().await {
+        tracing::error!(error = %err, "payment layer cannot serve its routes");
+        return Err(err.into());
+    }
+    let offers = Offers::for_request(state, priced, parts).await?;
+    let route = &priced.route;
+    let payment: PaymentPayload = header
+        .to_str()
+        .map_err(|_| "the payment header is not ASCII".to_string())
+        .and_then(|value| {
+            state
+                .codec
+                .decode_payment_signature(value)
+                .map_err(|err| err.to_string())
+        })
+        .map_err(|message| {
+            offers.refusal(
+                route,
+                StatusCode::BAD_REQUEST,
+                Reason::T402MalformedPaymentHeader,
+                Some(message),
+            )
+        })?;
+    let Some(matched) = find_accepted(&offers.accepts, &payment.accepted).cloned() else {
+        return Err(offers.refusal(
+            route,
+            StatusCode::PAYMENT_REQUIRED,
+            Reason::NoMatchingRequirements,
+            None,
+        ));
+    };
+    let event = PaymentEvent {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        payment,
+        requirements: matched,
+    };
+    Ok(Accepted { offers, event })
+}
+
+/// The before-verify hook, then the facilitator's verification. A refusal is the challenge
+/// again with the reason (412 for a missing Permit2 allowance).
+async fn verify(
+    state: &LayerState,
+    priced: &PricedRoute,
+    accepted: &Accepted,
+) -> Result<t402_core::VerifyResponse, PaymentError> {
+    let Accepted { offers, event } = accepted;
+    let route = &priced.route;
+    if let HookDecision::Abort { reason, message } = state.hooks.before_verify(event).await {
+        let failure = PaymentFailure::Aborted {
+            reason: reason.clone(),
+        };
+        state.hooks.on_failure(event, &failure).await;
+        return Err(offers.refusal(route, StatusCode::PAYMENT_REQUIRED, reason, Some(message)));
+    }
+    let request = FacilitatorRequest::V2(VerifyRequest::new(
+        event.payment.clone(),
+        event.requirements.clone(),
+    ));
+    let verified = match state.facilitators.verify(&request).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            tracing::warn!(error = %err, "verification could not be done");
+            let failure = PaymentFailure::Facilitator {
+                reason: err.reason(),
+                message: err.to_string(),
+            };
+            state.hooks.on_failure(event, &failure).await;
+            return Err(err.into());
+        }
+    };
+    if !verified.is_valid {
+        let reason = verified
+            .invalid_reason
+            .clone()
+            .unwrap_or(Reason::VerificationFailed);
+        let status = if reason == Reason::Permit2AllowanceRequired {
+            StatusCode::PRECONDITION_FAILED
+        } else {
+            StatusCode::PAYMENT_REQUIRED
+        };
+        state
+            .hooks
+            .on_failure(event, &PaymentFailure::Refused(verified.clone()))
+            .await;
+        let message = verified.invalid_message.clone().unwrap_or_default();
+        return Err(offers.refusal(route, status, reason, Some(message)));
+    }
+    state.hooks.after_verify(event, &verified).await;
+    Ok(verified)
+}
+
+/// The handler's successful response held until settlement, within the route's limit. A
+/// streaming response on a route that settles after its handler is refused: its content would
+/// go out before the payment is settled.
+async fn hold_response<B>(
+    priced: &PricedRoute,
+    parts: &http::response::Parts,
+    body: B,
+) -> Result<Bytes, PaymentError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let limit = priced.route.max_buffered_bytes;
+    if parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+    {
+        return Err(PaymentError::server(
+            Reason::InvalidPaymentRequirements,
+            "the handler streams (text/event-stream) on a route that settles after it; \
+             mark the route streaming with SettleMode::BeforeHandler",
+        ));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err)
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(PaymentError::server(
+                Reason::T402ResponseTooLarge,
+                format!("the response exceeds the {limit} bytes held until settlement"),
+            ))
+        }
+        Err(err) => Err(PaymentError::server(
+            Reason::UnexpectedSettleError,
+            format!("the handler's body failed: {err}"),
+        )),
+    }
+}
+
+/// The requirements to settle: the matched ones, with the amount the handler reported as used
+/// when it reported one (at most the authorized amount).
+fn used_requirements(
+    parts: &mut http::response::Parts,
+    matched: &PaymentRequirements,
+) -> Result<PaymentRequirements, PaymentError> {
+    let mut to_settle = matched.clone();
+    match used_amount(parts) {
+        Ok(Some(used)) if used.as_u256() <= matched.amount.as_u256() => {
+            to_settle.amount = used;
+            Ok(to_settle)
+        }
+        Ok(Some(used)) => Err(PaymentError::server(
+            Reason::UptoAmountExceedsPermitted,
+            format!(
+                "the handler reported {used}, above the authorized {}",
+                matched.amount
+            ),
+        )),
+        Ok(None) => Ok(to_settle),
+        Err(message) => Err(PaymentError::server(
+            Reason::InvalidPaymentRequirements,
+            message,
+        )),
+    }
+}
+
+/// The before-settle hook, then settlement. A failure is 402 with `PAYMENT-RESPONSE`
+/// (`success: false`), or 502/504 when the facilitator could not be used.
+async fn settle(
+    state: &LayerState,
+    event: &PaymentEvent,
+    requirements: &PaymentRequirements,
+) -> Result<SettleResponse, PaymentError> {
+    let network = event.payment.accepted.network.to_string();
+    if let HookDecision::Abort { reason, message } = state.hooks.before_settle(event).await {
+        let failure = PaymentFailure::Aborted {
+            reason: reason.clone(),
+        };
+        state.hooks.on_failure(event, &failure).await;
+        let refused = SettleResponse::failure(reason, network, None).with_message(message);
+        return Err(PaymentError::SettlementFailed(Box::new(refused)));
+    }
+    let request = FacilitatorRequest::V2(VerifyRequest::new(
+        event.payment.clone(),
+        requirements.clone(),
+    ));
+    match state.facilitators.settle(&request).await {
+        Ok(settled) if settled.success => {
+            state.hooks.after_settle(event, &settled).await;
+            Ok(settled)
+        }
+        Ok(failed) => {
+            tracing::warn!(reason = ?failed.error_reason, "settlement failed");
+            state
+                .hooks
+                .on_failure(event, &PaymentFailure::SettlementFailed(failed.clone()))
+                .await;
+            Err(PaymentError::SettlementFailed(Box::new(failed)))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "settlement could not be done");
+            let failure = PaymentFailure::Facilitator {
+                reason: err.reason(),
+                message: err.to_string(),
+            };
+            state.hooks.on_failure(event, &failure).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// The amount a handler reported as used: [`SettlementAmount`] in the response extensions, or
+/// the `Settlement-Overrides` header (`{"amount": "…"}`), which is removed either way.
+fn used_amount(parts: &mut http::response::Parts) -> Result<Option<Amount>, String> {
+    let header = parts
+        .headers
+        .remove(HeaderName::from_static(SETTLEMENT_OVERRIDES_HEADER));
+    if let Some(SettlementAmount(amount)) = parts.extensions.remove::<SettlementAmount>() {
+        return Ok(Some(amount));
+    }
+    let Some(header) = header else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_slice(header.as_bytes())
+        .map_err(|err| format!("unreadable Settlement-Overrides header: {err}"))?;
+    match value.get("amount").and_then(serde_json::Value::as_str) {
+        Some(text) => Amount::parse(text)
+            .map(Some)
+            .map_err(|err| format!("Settlement-Overrides amount: {err}")),
+        None => Ok(None),
+    }
+}

@@ -11,20 +11,60 @@ use serde::de::DeserializeOwned;
 
 use crate::Receipt;
 use crate::error::ClientError;
-use crate::payer::{Payer, PreparedPayment, carries_payment};
+use crate::pay_on_402::{PaidAnswer, PayError, Unpaid};
+use crate::payer::{Payer, carries_payment};
 use crate::policy::SpendPolicy;
 
 /// The default time allowed for each request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The default limit on a response body the client reads.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why a response body could not be read.
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge(usize),
+}
+
+/// Reads a response body, refusing one larger than `limit` bytes.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// How transport failures of idempotent requests are retried (the same payment is sent again,
 /// never a new one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TransportRetry {
     /// Attempts in all (1 = no retry).
     pub max_attempts: u32,
     /// Delay before the first retry; doubled each time.
     pub first_delay: Duration,
+}
+
+impl TransportRetry {
+    /// `max_attempts` in all (1 = no retry), the first retry after `first_delay`, doubled each
+    /// time.
+    pub fn new(max_attempts: u32, first_delay: Duration) -> Self {
+        Self {
+            max_attempts,
+            first_delay,
+        }
+    }
 }
 
 impl Default for TransportRetry {
@@ -43,6 +83,7 @@ pub struct Client {
     payer: Arc<Payer>,
     timeout: Duration,
     retry: TransportRetry,
+    max_body_bytes: usize,
 }
 
 impl fmt::Debug for Client {
@@ -63,6 +104,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     retry: TransportRetry,
     http: Option<reqwest::Client>,
+    max_body_bytes: usize,
 }
 
 impl ClientBuilder {
@@ -84,6 +126,13 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest response body read (default [`DEFAULT_MAX_BODY_BYTES`]); a larger one is
+    /// [`ClientError::BodyTooLarge`].
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
     /// Uses this reqwest client for the HTTP exchanges.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -96,13 +145,14 @@ impl ClientBuilder {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .build()
-                .map_err(ClientError::Transport)?,
+                .map_err(|err| ClientError::Transport(Box::new(err)))?,
         };
         Ok(Client {
             http,
             payer: Arc::new(self.payer),
             timeout: self.timeout,
             retry: self.retry,
+            max_body_bytes: self.max_body_bytes,
         })
     }
 }
@@ -115,6 +165,7 @@ impl Client {
             timeout: DEFAULT_TIMEOUT,
             retry: TransportRetry::default(),
             http: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
@@ -163,7 +214,7 @@ impl Client {
         url: &str,
         headers: &HeaderMap,
         body: &Option<Bytes>,
-    ) -> Result<(StatusCode, HeaderMap, Bytes), ClientError> {
+    ) -> Result<Exchanged, ClientError> {
         let idempotent = matches!(
             *method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -184,19 +235,30 @@ impl Client {
                 request = request.body(body.clone());
             }
             let outcome = tokio::time::timeout(self.timeout, async {
-                let response = request.send().await?;
+                let response = request.send().await.map_err(BodyError::Transport)?;
                 let status = response.status();
                 let headers = response.headers().clone();
-                let bytes = response.bytes().await?;
-                Ok::<_, reqwest::Error>((status, headers, bytes))
+                let body = read_limited(response, self.max_body_bytes).await?;
+                Ok::<_, BodyError>(Exchanged {
+                    status,
+                    headers,
+                    body,
+                })
             })
             .await;
             let failure = match outcome {
                 Ok(Ok(answer)) => return Ok(answer),
-                Ok(Err(err)) if err.is_connect() || err.is_timeout() || err.is_request() => {
-                    ClientError::Transport(err)
+                Ok(Err(BodyError::Transport(err)))
+                    if err.is_connect() || err.is_timeout() || err.is_request() =>
+                {
+                    ClientError::Transport(Box::new(err))
                 }
-                Ok(Err(err)) => return Err(ClientError::Transport(err)),
+                Ok(Err(BodyError::Transport(err))) => {
+                    return Err(ClientError::Transport(Box::new(err)));
+                }
+                Ok(Err(BodyError::TooLarge(limit))) => {
+                    return Err(ClientError::BodyTooLarge(limit));
+                }
                 Err(_) => ClientError::Timeout(self.timeout),
             };
             if attempt >= attempts {
@@ -282,50 +344,60 @@ impl RequestBuilder {
             return Err(ClientError::InvalidRequest(error));
         }
         let client = &self.client;
-        let (status, headers, body) = client
+        let first = client
             .exchange(&self.method, &self.url, &self.headers, &self.body)
             .await?;
-        if status != StatusCode::PAYMENT_REQUIRED {
-            return Ok(PaidResponse::new(status, headers, body, None, None));
+        if first.status != StatusCode::PAYMENT_REQUIRED {
+            return Ok(PaidResponse::new(first, None, None));
         }
-        if carries_payment(&self.headers) {
-            return Err(ClientError::AlreadyAttempted);
-        }
-        let challenge = client.payer.read_challenge(&headers, &body)?;
-        // Choosing and signing get the same time as an exchange (a remote signer may hang).
-        let payment: PreparedPayment = tokio::time::timeout(
-            client.timeout,
-            client
-                .payer
-                .prepare(&challenge, &self.url, self.policy.as_ref()),
-        )
-        .await
-        .map_err(|_| ClientError::Timeout(client.timeout))??;
-        let offer = payment.offer.clone();
-        let mut paid_headers = self.headers.clone();
-        paid_headers.insert(payment.header_name, payment.header_value.clone());
-        let (status, headers, body) = match client
-            .exchange(&self.method, &self.url, &paid_headers, &self.body)
-            .await
-        {
-            Ok(answer) => answer,
-            Err(err) => {
-                // The payment may have reached the server: it stays counted.
-                payment.keep_reserved();
-                return Err(err);
-            }
+        let unpaid = Unpaid {
+            url: &self.url,
+            headers: &first.headers,
+            body: &first.body,
+            already_paid: carries_payment(&self.headers),
+            policy: self.policy.as_ref(),
+            // Choosing and signing get the same time as an exchange (a remote signer may hang).
+            sign_timeout: Some(client.timeout),
         };
-        let receipt = client
+        let paid = client
             .payer
-            .conclude(payment, status, &headers, &body)
-            .await?;
-        Ok(PaidResponse::new(
-            status,
-            headers,
-            body,
-            receipt,
-            Some(offer),
-        ))
+            .pay_on_402(unpaid, |name, value| {
+                let mut headers = self.headers.clone();
+                headers.insert(name, value);
+                let (method, url, body) = (&self.method, &self.url, &self.body);
+                async move { client.exchange(method, url, &headers, body).await }
+            })
+            .await;
+        match paid {
+            Ok(paid) => Ok(PaidResponse::new(
+                paid.answer,
+                paid.receipt,
+                Some(paid.offer),
+            )),
+            Err(PayError::Payment(err) | PayError::Resend(err)) => Err(err),
+        }
+    }
+}
+
+/// One HTTP exchange: status, headers and the whole body.
+#[derive(Debug)]
+struct Exchanged {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl PaidAnswer for Exchanged {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    fn refusal_body(self) -> impl std::future::Future<Output = Bytes> + Send {
+        std::future::ready(self.body)
     }
 }
 
@@ -341,16 +413,14 @@ pub struct PaidResponse {
 
 impl PaidResponse {
     fn new(
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
+        exchanged: Exchanged,
         receipt: Option<Receipt>,
         paid: Option<t402_core::PaymentRequirements>,
     ) -> Self {
         Self {
-            status,
-            headers,
-            body,
+            status: exchanged.status,
+            headers: exchanged.headers,
+            body: exchanged.body,
             receipt,
             paid,
         }

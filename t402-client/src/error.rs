@@ -46,7 +46,10 @@ pub enum ClientError {
     InvalidRequest(String),
     /// The request failed in transport.
     #[error("transport: {0}")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[source] t402_core::BoxError),
+    /// A response body was larger than the limit (bytes).
+    #[error("the response body exceeds {0} bytes")]
+    BodyTooLarge(usize),
     /// No answer in time.
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),
@@ -66,9 +69,10 @@ impl ClientError {
                 .clone()
                 .unwrap_or(Reason::T402PaymentRefused),
             Self::AlreadyAttempted => Reason::T402PaymentAlreadyAttempted,
-            Self::InvalidRequest(_) | Self::Transport(_) | Self::Timeout(_) => {
-                Reason::UnexpectedVerifyError
-            }
+            Self::InvalidRequest(_)
+            | Self::Transport(_)
+            | Self::Timeout(_)
+            | Self::BodyTooLarge(_) => Reason::UnexpectedVerifyError,
         }
     }
 }

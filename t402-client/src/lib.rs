@@ -6,9 +6,14 @@
 //!   402, reads the challenge (the `PAYMENT-REQUIRED` header, else a v1 body), chooses an offer,
 //!   signs it and sends the request again once; the response carries the settlement
 //!   [`Receipt`].
-//! - [`Payer`]: the transport-free part (challenge, choice, signing, receipt), shared by the
-//!   client, the tower layer ([`tower::PaymentClientLayer`]) and, with the `reqwest` feature, a
+//! - [`Payer`]: the transport-free part (challenge, choice, signing, receipt) and the one
+//!   pay-on-402 routine ([`Payer::pay_on_402`]), shared by the client, the tower layer
+//!   ([`tower::PaymentClientLayer`]) and, with the `reqwest-middleware` feature, a
 //!   reqwest-middleware middleware.
+//!
+//! Features: `client` (default) is [`Client`] over reqwest; `reqwest-middleware` adds the
+//! middleware. Without them the crate has no HTTP client stack: the tower layer works over any
+//! tower HTTP client (hyper's).
 //! - [`SpendPolicy`] and [`Budget`]: networks, assets with their decimals and a cap per request,
 //!   payee allow and deny lists, a budget per time window, a preference order. The default pays
 //!   at most $0.10 per request in known USD stablecoins and nothing else.
@@ -36,20 +41,24 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "client")]
 pub mod client;
 pub mod error;
 pub mod hooks;
 pub mod ledger;
-#[cfg(feature = "reqwest")]
+#[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+pub mod pay_on_402;
 pub mod payer;
 pub mod policy;
 pub mod tower;
 
+#[cfg(feature = "client")]
 pub use client::{Client, ClientBuilder, PaidResponse, RequestBuilder, TransportRetry};
 pub use error::ClientError;
 pub use hooks::{NoPayHooks, PayDecision, PayHooks};
 pub use ledger::{Budget, OverBudget, Reservation};
+pub use pay_on_402::{Paid, PaidAnswer, PayError, Unpaid};
 pub use payer::{Challenge, Payer, PreparedPayment};
 pub use policy::{AllowedAsset, Refusal, SpendPolicy};
 

@@ -12,8 +12,11 @@ use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
+use bytes::Bytes;
+
 use crate::error::ClientError;
-use crate::payer::{Payer, carries_payment, is_refusal};
+use crate::pay_on_402::{MAX_CHALLENGE_BODY, PaidAnswer, PayError, Unpaid};
+use crate::payer::{Payer, carries_payment};
 use crate::policy::SpendPolicy;
 
 /// Pays on 402 with a [`Payer`].
@@ -58,51 +61,64 @@ impl Middleware for PaymentMiddleware {
         if response.status() != StatusCode::PAYMENT_REQUIRED {
             return Ok(response);
         }
-        if already_paid {
-            return Err(failed(ClientError::AlreadyAttempted));
-        }
         let Some(mut paid) = retry else {
             // A streaming body cannot be sent again: the 402 is returned as it came.
             return Ok(response);
         };
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(reqwest_middleware::Error::Reqwest)?;
-        let challenge = self.payer.read_challenge(&headers, &body).map_err(failed)?;
+        let body = read_limited(response).await;
         let policy = extensions.get::<SpendPolicy>().cloned();
-        let payment = self
-            .payer
-            .prepare(&challenge, &url, policy.as_ref())
-            .await
-            .map_err(failed)?;
-        paid.headers_mut()
-            .insert(payment.header_name, payment.header_value.clone());
-        let response = match next.run(paid, extensions).await {
-            Ok(response) => response,
-            Err(err) => {
-                payment.keep_reserved();
-                return Err(err);
-            }
+        let unpaid = Unpaid {
+            url: &url,
+            headers: &headers,
+            body: &body,
+            already_paid,
+            policy: policy.as_ref(),
+            sign_timeout: None,
         };
-        let status = response.status();
-        if is_refusal(status) {
-            let headers = response.headers().clone();
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(failed(
-                self.payer.refusal(payment, status, &headers, &body).await,
-            ));
-        }
-        let receipt = self
+        let outcome = self
             .payer
-            .conclude(payment, status, response.headers(), &[])
-            .await
-            .map_err(failed)?;
-        let mut response = response;
-        if let Some(receipt) = receipt {
-            response.extensions_mut().insert(receipt);
+            .pay_on_402(unpaid, |name, value| {
+                paid.headers_mut().insert(name, value);
+                next.run(paid, extensions)
+            })
+            .await;
+        match outcome {
+            Ok(paid) => {
+                let mut response = paid.answer;
+                if let Some(receipt) = paid.receipt {
+                    response.extensions_mut().insert(receipt);
+                }
+                Ok(response)
+            }
+            Err(PayError::Payment(err)) => Err(failed(err)),
+            Err(PayError::Resend(err)) => Err(err),
         }
-        Ok(response)
+    }
+}
+
+/// Reads a body within [`MAX_CHALLENGE_BODY`] (what was read when it is larger or fails).
+async fn read_limited(mut response: Response) -> Bytes {
+    let mut body = bytes::BytesMut::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        if body.len() + chunk.len() > MAX_CHALLENGE_BODY {
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    body.freeze()
+}
+
+impl PaidAnswer for Response {
+    fn status(&self) -> StatusCode {
+        Response::status(self)
+    }
+
+    fn headers(&self) -> &http::HeaderMap {
+        Response::headers(self)
+    }
+
+    fn refusal_body(self) -> impl std::future::Future<Output = Bytes> + Send {
+        read_limited(self)
     }
 }

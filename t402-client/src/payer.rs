@@ -14,7 +14,8 @@ use t402_core::codec::{
 use t402_core::mechanism::ClientMechanism;
 use t402_core::wire::{Accepted, PaymentPayloadV1, PaymentRequiredV1};
 use t402_core::{
-    MechanismRegistry, NetworkPattern, PaymentPayload, PaymentRequired, PaymentRequirements, Reason,
+    MechanismRegistry, NetworkPattern, PROTOCOL_VERSION, PaymentPayload, PaymentRequired,
+    PaymentRequirements, Reason,
 };
 
 use crate::Receipt;
@@ -112,16 +113,22 @@ impl Payer {
         }
     }
 
-    /// Pays with `mechanism` on `networks`, for protocol v2 and v1.
+    /// Pays with `mechanism` (owned, or shared as an `Arc`) on `networks`, for protocol v2 and
+    /// v1.
     #[must_use]
     pub fn mechanism(
         mut self,
         networks: NetworkPattern,
-        mechanism: Arc<dyn ClientMechanism>,
+        mechanism: impl ClientMechanism + 'static,
     ) -> Self {
         let scheme = mechanism.scheme().to_string();
-        self.mechanisms
-            .register(2, scheme.clone(), networks.clone(), mechanism.clone());
+        let mechanism: Arc<dyn ClientMechanism> = Arc::new(mechanism);
+        self.mechanisms.register(
+            PROTOCOL_VERSION,
+            scheme.clone(),
+            networks.clone(),
+            mechanism.clone(),
+        );
         self.mechanisms.register(1, scheme, networks, mechanism);
         self
     }

@@ -17,12 +17,9 @@ use t402_core::error::BoxError;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::ClientError;
-use crate::payer::{Payer, carries_payment, is_refusal};
+use crate::pay_on_402::{MAX_CHALLENGE_BODY, PaidAnswer, PayError, Unpaid};
+use crate::payer::{Payer, carries_payment};
 use crate::policy::SpendPolicy;
-
-/// The most of a 402 body read to find a v1 challenge.
-const MAX_CHALLENGE_BODY: usize = 64 * 1024;
 
 /// Pays on 402 with a [`Payer`].
 #[derive(Clone)]
@@ -103,7 +100,7 @@ where
         let mut second = self.inner.clone();
         let payer = self.payer.clone();
         Box::pin(async move {
-            let retry = copy_request(&request);
+            let mut retry = copy_request(&request);
             let policy = request.extensions().get::<SpendPolicy>().cloned();
             let already_paid = carries_payment(request.headers());
             let url = request.uri().to_string();
@@ -111,49 +108,70 @@ where
             if response.status() != StatusCode::PAYMENT_REQUIRED {
                 return Ok(response);
             }
-            if already_paid {
-                return Err(ClientError::AlreadyAttempted.into());
-            }
             let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_CHALLENGE_BODY)
-                .collect()
-                .await
-                .map(|collected| collected.to_bytes())
-                .unwrap_or_default();
-            let challenge = payer.read_challenge(&parts.headers, &body)?;
-            let payment = payer.prepare(&challenge, &url, policy.as_ref()).await?;
-            let mut paid = retry;
-            paid.headers_mut()
-                .insert(payment.header_name, payment.header_value.clone());
-            std::future::poll_fn(|cx| second.poll_ready(cx))
-                .await
-                .map_err(Into::into)?;
-            let response = match second.call(paid).await {
-                Ok(response) => response,
-                Err(err) => {
-                    payment.keep_reserved();
-                    return Err(err.into());
-                }
+            let body = read_limited(body).await;
+            let unpaid = Unpaid {
+                url: &url,
+                headers: &parts.headers,
+                body: &body,
+                already_paid,
+                policy: policy.as_ref(),
+                sign_timeout: None,
             };
-            let (mut parts, body) = response.into_parts();
-            if is_refusal(parts.status) {
-                let bytes = Limited::new(body, MAX_CHALLENGE_BODY)
-                    .collect()
-                    .await
-                    .map(|collected| collected.to_bytes())
-                    .unwrap_or_default();
-                return Err(payer
-                    .refusal(payment, parts.status, &parts.headers, &bytes)
-                    .await
-                    .into());
+            let paid = payer
+                .pay_on_402(unpaid, |name, value| async move {
+                    retry.headers_mut().insert(name, value);
+                    std::future::poll_fn(|cx| second.poll_ready(cx))
+                        .await
+                        .map_err(Into::into)?;
+                    second.call(retry).await.map_err(Into::into).map(Answer)
+                })
+                .await;
+            match paid {
+                Ok(paid) => {
+                    let (mut parts, body) = paid.answer.0.into_parts();
+                    if let Some(receipt) = paid.receipt {
+                        parts.extensions.insert(receipt);
+                    }
+                    Ok(Response::from_parts(parts, body))
+                }
+                Err(PayError::Payment(err)) => Err(err.into()),
+                Err(PayError::Resend(err)) => Err(err),
             }
-            let receipt = payer
-                .conclude(payment, parts.status, &parts.headers, &[])
-                .await?;
-            if let Some(receipt) = receipt {
-                parts.extensions.insert(receipt);
-            }
-            Ok(Response::from_parts(parts, body))
         })
+    }
+}
+
+/// Reads a body within [`MAX_CHALLENGE_BODY`] (empty when it cannot be read).
+async fn read_limited<B>(body: B) -> Bytes
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    Limited::new(body, MAX_CHALLENGE_BODY)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default()
+}
+
+/// The answer to the paid request, for the pay-on-402 routine.
+struct Answer<B>(Response<B>);
+
+impl<B> PaidAnswer for Answer<B>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<BoxError>,
+{
+    fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn headers(&self) -> &http::HeaderMap {
+        self.0.headers()
+    }
+
+    fn refusal_body(self) -> impl Future<Output = Bytes> + Send {
+        read_limited(self.0.into_body())
     }
 }

@@ -77,10 +77,7 @@ fn client_with(policy: SpendPolicy) -> (Client, Arc<AtomicUsize>) {
         .policy(policy);
     let client = Client::builder()
         .payer(payer)
-        .transport_retry(TransportRetry {
-            max_attempts: 3,
-            first_delay: Duration::from_millis(10),
-        })
+        .transport_retry(TransportRetry::new(3, Duration::from_millis(10)))
         .build()
         .unwrap();
     (client, signed)
@@ -527,4 +524,58 @@ async fn hooks_decline_before_signing_and_see_the_receipt() {
     client.get(&cheap.uri()).send().await.unwrap();
     assert_eq!(signed.load(Ordering::SeqCst), 1);
     assert_eq!(hooks.receipts.lock().unwrap().as_slice(), &[true]);
+}
+
+#[tokio::test]
+async fn bodies_are_read_within_their_limits() {
+    // The client's own limit on what it reads.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096]))
+        .mount(&server)
+        .await;
+    let payer = Payer::new();
+    let client = Client::builder()
+        .payer(payer)
+        .max_body_bytes(1024)
+        .build()
+        .unwrap();
+    let err = client.get(&server.uri()).send().await.unwrap_err();
+    assert!(matches!(err, ClientError::BodyTooLarge(1024)), "{err:?}");
+    let client = Client::builder().max_body_bytes(4096).build().unwrap();
+    assert_eq!(
+        client
+            .get(&server.uri())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .len(),
+        4096
+    );
+
+    // A v1 challenge larger than the limit on challenge bodies is not read whole: through the
+    // middleware it is a malformed challenge, and nothing is signed.
+    let server = MockServer::start().await;
+    let mut huge = json!({"x402Version": 1, "error": "", "accepts": []});
+    huge["padding"] = json!("p".repeat(t402_client::pay_on_402::MAX_CHALLENGE_BODY));
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(402).set_body_json(huge))
+        .mount(&server)
+        .await;
+    let signed = Arc::new(AtomicUsize::new(0));
+    let payer = Payer::new().mechanism(
+        NetworkPattern::parse("eip155:*").unwrap(),
+        Counting {
+            inner: ExactEvmClient::new(PrivateKeySigner::random()),
+            signed: signed.clone(),
+        },
+    );
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(t402_client::middleware::PaymentMiddleware::new(payer))
+        .build();
+    let err = http.get(server.uri()).send().await.unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("malformed challenge"), "{text}");
+    assert_eq!(signed.load(Ordering::SeqCst), 0);
 }

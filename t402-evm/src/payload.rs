@@ -71,3 +71,20 @@ impl ExactEvmPayload {
         }
     }
 }
+
+/// The identity of an `exact` EIP-3009 payment: network, token, payer and nonce — what the token
+/// itself uses to refuse a second transfer. `None` when the payload or the addresses do not
+/// parse (such a payment fails verification anyway).
+pub fn payment_id(request: &t402_core::VerifyRequest) -> Option<t402_core::PaymentId> {
+    let requirements = &request.payment_requirements;
+    let payload = ExactEvmPayload::from_object(&request.payment_payload.payload).ok()?;
+    let token: alloy_primitives::Address = requirements.asset.parse().ok()?;
+    let authorization = &payload.authorization;
+    Some(t402_core::PaymentId::from_parts([
+        crate::verify::EXACT.to_string(),
+        requirements.network.to_string(),
+        format!("{token:#x}"),
+        format!("{:#x}", authorization.from),
+        authorization.nonce.to_string(),
+    ]))
+}

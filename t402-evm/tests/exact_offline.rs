@@ -352,3 +352,46 @@ fn long_signatures_are_left_to_the_chain() {
         Reason::InvalidExactEvmSignature
     );
 }
+
+#[tokio::test]
+async fn a_payment_id_names_network_token_payer_and_nonce() {
+    use t402_core::ServerMechanism;
+    let mut request = spec_request();
+    let payload = ExactEvmPayload::from_object(&request.payment_payload.payload).unwrap();
+    let id = t402_evm::payload::payment_id(&request).unwrap();
+    let token: alloy_primitives::Address = request.payment_requirements.asset.parse().unwrap();
+    assert_eq!(
+        id.as_str(),
+        format!(
+            "exact/{}/{token:#x}/{:#x}/{}",
+            request.payment_requirements.network,
+            payload.authorization.from,
+            payload.authorization.nonce
+        )
+    );
+    assert_eq!(
+        t402_evm::ExactEvmServer.payment_id(&request),
+        Some(id.clone())
+    );
+
+    // The asset's spelling does not change the id; another signature over the same
+    // authorization does not either.
+    request.payment_requirements.asset = request.payment_requirements.asset.to_lowercase();
+    assert_eq!(t402_evm::payload::payment_id(&request), Some(id.clone()));
+    let mut resigned = payload.clone();
+    resigned.signature = Bytes::from(vec![0u8; 65]);
+    request.payment_payload.payload = resigned.to_object();
+    assert_eq!(t402_evm::payload::payment_id(&request), Some(id.clone()));
+
+    // Another nonce is another payment; an unreadable payload has no id.
+    let client = ExactEvmClient::new(PrivateKeySigner::random());
+    let requirements = spec_request().payment_requirements;
+    let signed = client.create_payload(2, &requirements, None).await.unwrap();
+    let other = VerifyRequest::new(
+        PaymentPayload::new(requirements.clone().into(), signed.payload),
+        requirements,
+    );
+    assert_ne!(t402_evm::payload::payment_id(&other), Some(id));
+    request.payment_payload.payload.remove("authorization");
+    assert_eq!(t402_evm::payload::payment_id(&request), None);
+}

@@ -265,6 +265,10 @@ impl<R: SolanaRpc + 'static> FacilitatorMechanism for ExactSvmFacilitator<R> {
         self.addresses().iter().map(Pubkey::to_string).collect()
     }
 
+    fn payment_id(&self, request: &VerifyRequest) -> Option<t402_core::PaymentId> {
+        crate::verify::payment_id(request)
+    }
+
     fn verify<'a>(
         &'a self,
         request: &'a VerifyRequest,

@@ -19,6 +19,7 @@
 
 pub mod facilitator;
 pub mod instructions;
+#[cfg(feature = "json-rpc")]
 pub mod json_rpc;
 pub mod pubkey;
 pub mod rpc;

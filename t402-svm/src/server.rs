@@ -17,6 +17,10 @@ impl ServerMechanism for ExactSvmServer {
         EXACT
     }
 
+    fn payment_id(&self, request: &t402_core::VerifyRequest) -> Option<t402_core::PaymentId> {
+        crate::verify::payment_id(request)
+    }
+
     fn parse_price(&self, price: &Price, network: &Network) -> Result<AssetAmount, PriceError> {
         match price {
             Price::Asset(amount) => Ok(amount.clone()),

@@ -322,3 +322,25 @@ pub fn verify_offline(
         amount,
     })
 }
+
+/// The identity of an `exact` Solana payment: a SHA-256 of the transaction's message bytes,
+/// which every signature covers — so re-signed or re-encoded variants of one payment share it.
+/// `None` when the payload holds no readable transaction.
+pub fn payment_id(request: &VerifyRequest) -> Option<t402_core::PaymentId> {
+    use sha2::{Digest, Sha256};
+    let encoded = request
+        .payment_payload
+        .payload
+        .get("transaction")
+        .and_then(serde_json::Value::as_str)?;
+    let bytes = STANDARD.decode(encoded).ok()?;
+    let transaction = Transaction::deserialize(&bytes).ok()?;
+    let message = transaction.message.serialize().ok()?;
+    let digest = Sha256::digest(&message);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(t402_core::PaymentId::from_parts([
+        EXACT.to_string(),
+        request.payment_requirements.network.to_string(),
+        hex,
+    ]))
+}

@@ -661,3 +661,39 @@ async fn a_paid_request_settles_on_the_runtime_through_server_and_client() {
     assert_eq!(receipt.payer, Some(key_of(&world.payer).to_string()));
     assert_eq!(world.token_amount(&world.destination()), 1000);
 }
+
+#[test]
+fn variants_of_one_message_share_one_payment_id() {
+    use t402_core::{FacilitatorMechanism, ServerMechanism};
+    let world = World::new(TOKEN_PROGRAM);
+    let requirements = world.requirements(None);
+    let original = world.signed(&world.instructions(1000));
+    let id = t402_svm::verify::payment_id(&world.request(&requirements, &original)).unwrap();
+
+    // The fee payer's slot filled by the client with anything, or by the fee payer itself: the
+    // message is the same, so the id is.
+    let mut junk = original.clone();
+    junk.signatures[0] = [7u8; 64];
+    let mut cosigned = original.clone();
+    assert!(cosigned.sign(&world.fee_payer).unwrap());
+    let facilitator = facilitator(&world);
+    for variant in [&junk, &cosigned] {
+        let request = world.request(&requirements, variant);
+        assert_eq!(t402_svm::verify::payment_id(&request).as_ref(), Some(&id));
+        assert_eq!(
+            t402_svm::ExactSvmServer.payment_id(&request).as_ref(),
+            Some(&id)
+        );
+        assert_eq!(facilitator.payment_id(&request).as_ref(), Some(&id));
+    }
+
+    // Another amount is another message, so another id; no transaction, no id.
+    let other = world.signed(&world.instructions(999));
+    assert_ne!(
+        t402_svm::verify::payment_id(&world.request(&requirements, &other)),
+        Some(id)
+    );
+    let mut empty = world.request(&requirements, &original);
+    empty.payment_payload.payload.remove("transaction");
+    assert_eq!(t402_svm::verify::payment_id(&empty), None);
+}

@@ -9,6 +9,7 @@
 //! - [`Devnet`](crate::devnet::Devnet) (feature `devnet`): an in-process chain on revm that runs
 //!   the real contract code, mines every transaction at once and has a clock a test can set.
 
+#[cfg(feature = "rpc")]
 mod rpc;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use t402_core::error::{BoxError, BoxFuture};
 
+#[cfg(feature = "rpc")]
 pub use rpc::{DEFAULT_RPC_TIMEOUT, RpcChain};
 
 /// A read-only call (`eth_call`) or a gas estimate (`eth_estimateGas`).

@@ -5,38 +5,37 @@
 //! facilitator's own [`FacilitatorSigners`] (several keys, nonces managed per key). Register it
 //! on a [`LocalFacilitator`](t402_core::LocalFacilitator) for the chain's network.
 
+mod locks;
 mod onchain;
+mod pending;
+mod sender;
 mod settle;
 mod signers;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{Address, B256};
 use t402_core::error::BoxFuture;
 use t402_core::mechanism::FacilitatorMechanism;
 use t402_core::{
-    FacilitatorError, Network, NetworkPattern, Reason, SettleRequest, SettleResponse,
+    FacilitatorError, Network, NetworkPattern, PaymentId, Reason, SettleRequest, SettleResponse,
     VerifyRequest, VerifyResponse,
 };
+use tracing::Instrument;
 
 use crate::chain::{ChainError, EvmChain};
 use crate::clock::{Clock, SystemClock};
 use crate::verify::{EXACT, OfflineVerification, Rejection, check_message, check_terms};
+use locks::PayerLocks;
 use onchain::{WalletSignature, diagnose_failure, simulate_transfer, wallet_signature};
+use pending::PendingTransactions;
+use settle::{Answer, SettleInputs};
 
+pub use sender::{
+    DEFAULT_RECEIPT_POLL_INTERVAL, DEFAULT_RECEIPT_TIMEOUT, SendFailure, TransactionSender,
+};
 pub use signers::{FacilitatorSigners, SendError, SentTransaction, SignerSetupError};
-
-/// How long settlement waits for a receipt by default.
-pub const DEFAULT_RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How often settlement asks for the receipt by default.
-pub const DEFAULT_RECEIPT_POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Payer locks are striped: payers hash onto this many locks.
-const PAYER_LOCK_STRIPES: usize = 64;
 
 /// Why a facilitator could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -52,46 +51,29 @@ pub enum FacilitatorSetupError {
     },
 }
 
-/// Identifies one authorization: token, payer and nonce.
-type AuthorizationKey = (Address, Address, B256);
-
-/// A transaction sent without a receipt before the deadline.
-#[derive(Debug, Clone, Copy)]
-struct PendingTransaction {
-    hash: B256,
-    /// The authorization's `validBefore`: after it, the transaction can no longer pay, so the
-    /// record can go.
-    valid_before: alloy_primitives::U256,
-}
-
 /// Scheme `exact` (EIP-3009) facilitator for one EVM chain.
 pub struct ExactEvmFacilitator {
     network: Network,
     chain: Arc<dyn EvmChain>,
-    signers: FacilitatorSigners,
+    sender: TransactionSender,
     clock: Arc<dyn Clock>,
     simulate_in_verify: bool,
     simulate_in_settle: bool,
     deploy_erc6492_wallets: bool,
-    receipt_timeout: Duration,
-    receipt_poll_interval: Duration,
-    gas_headroom_percent: u64,
-    payer_locks: Box<[tokio::sync::Mutex<()>]>,
+    payer_locks: PayerLocks,
     /// Transactions sent whose receipt did not arrive in time, so a retry finds them instead of
     /// sending again.
-    pending: std::sync::Mutex<HashMap<AuthorizationKey, PendingTransaction>>,
+    pending: PendingTransactions,
 }
 
 impl fmt::Debug for ExactEvmFacilitator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExactEvmFacilitator")
             .field("network", &self.network)
-            .field("chain", &self.chain)
-            .field("signers", &self.signers)
+            .field("sender", &self.sender)
             .field("simulate_in_verify", &self.simulate_in_verify)
             .field("simulate_in_settle", &self.simulate_in_settle)
             .field("deploy_erc6492_wallets", &self.deploy_erc6492_wallets)
-            .field("receipt_timeout", &self.receipt_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -109,21 +91,17 @@ impl ExactEvmFacilitator {
                 chain: chain_id,
             });
         }
+        let chain: Arc<dyn EvmChain> = Arc::new(chain);
         Ok(Self {
             network: Network::eip155(chain_id),
-            chain: Arc::new(chain),
-            signers,
+            sender: TransactionSender::new(chain.clone(), Arc::new(signers)),
+            chain,
             clock: Arc::new(SystemClock),
             simulate_in_verify: true,
             simulate_in_settle: false,
             deploy_erc6492_wallets: false,
-            receipt_timeout: DEFAULT_RECEIPT_TIMEOUT,
-            receipt_poll_interval: DEFAULT_RECEIPT_POLL_INTERVAL,
-            gas_headroom_percent: 20,
-            payer_locks: (0..PAYER_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-            pending: std::sync::Mutex::new(HashMap::new()),
+            payer_locks: PayerLocks::new(),
+            pending: PendingTransactions::default(),
         })
     }
 
@@ -160,14 +138,14 @@ impl ExactEvmFacilitator {
     /// How long settlement waits for the receipt (default [`DEFAULT_RECEIPT_TIMEOUT`]).
     #[must_use]
     pub fn with_receipt_timeout(mut self, timeout: Duration) -> Self {
-        self.receipt_timeout = timeout;
+        self.sender = self.sender.with_receipt_timeout(timeout);
         self
     }
 
     /// How often settlement polls for the receipt (default [`DEFAULT_RECEIPT_POLL_INTERVAL`]).
     #[must_use]
     pub fn with_receipt_poll_interval(mut self, interval: Duration) -> Self {
-        self.receipt_poll_interval = interval;
+        self.sender = self.sender.with_receipt_poll_interval(interval);
         self
     }
 
@@ -183,16 +161,18 @@ impl ExactEvmFacilitator {
 
     /// The signers.
     pub fn signers(&self) -> &FacilitatorSigners {
-        &self.signers
+        self.sender.signers()
+    }
+
+    /// What sends the facilitator's transactions.
+    pub fn sender(&self) -> &TransactionSender {
+        &self.sender
     }
 
     /// How many sent transactions still wait for a receipt (records end once the authorization
     /// has expired, since it can no longer pay).
     pub fn pending_settlements(&self) -> usize {
-        let now = alloy_primitives::U256::from(self.clock.now());
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.retain(|_, tx| tx.valid_before > now);
-        pending.len()
+        self.pending.live(self.clock.now())
     }
 
     /// Every verification step of protocol reference §5.3 in order: the message and signature
@@ -233,7 +213,7 @@ impl ExactEvmFacilitator {
             return Ok(Err(rejection));
         }
         if simulate {
-            let sender = Some(self.signers.primary());
+            let sender = Some(self.signers().primary());
             if !simulate_transfer(self.chain.as_ref(), &checked, sender).await? {
                 let (reason, mut message) =
                     diagnose_failure(self.chain.as_ref(), &checked, &request.payment_requirements)
@@ -269,7 +249,47 @@ impl ExactEvmFacilitator {
     /// `/settle`: re-verifies, then pays on chain. Always a complete answer: `network` and
     /// `payer` are set on failure too, and `transaction` once a transaction was sent.
     pub async fn settle_payment(&self, request: &SettleRequest) -> SettleResponse {
-        settle::settle(self, request).await
+        let network = request.payment_payload.accepted.network.to_string();
+        let span = tracing::info_span!(
+            "t402.evm.settle",
+            network = %network,
+            payer = tracing::field::Empty
+        );
+        self.settle_checked(request, &network)
+            .instrument(span)
+            .await
+    }
+
+    /// Re-verifies, then settles with the facilitator's sender, locks and records.
+    async fn settle_checked(&self, request: &SettleRequest, network: &str) -> SettleResponse {
+        let mut answer = Answer {
+            network,
+            payer: None,
+        };
+        let (checked, wallet) = match self.check(request, self.simulate_in_settle).await {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(rejection)) => {
+                answer.payer = rejection.payer.map(|p| p.to_checksum(None));
+                return answer.failure(rejection.reason, rejection.message);
+            }
+            Err(err) => {
+                return answer.failure(
+                    Reason::UnexpectedSettleError,
+                    format!("the chain could not be read: {err}"),
+                );
+            }
+        };
+        let payer = checked.payer();
+        tracing::Span::current().record("payer", tracing::field::display(payer));
+        answer.payer = Some(payer.to_checksum(None));
+        let inputs = SettleInputs {
+            sender: &self.sender,
+            locks: &self.payer_locks,
+            pending: &self.pending,
+            now: self.clock.now(),
+            deploy_erc6492_wallets: self.deploy_erc6492_wallets,
+        };
+        settle::settle(inputs, &checked, wallet, &answer).await
     }
 }
 
@@ -289,9 +309,13 @@ impl FacilitatorMechanism for ExactEvmFacilitator {
         NetworkPattern::family_of(&self.network)
     }
 
+    fn payment_id(&self, request: &VerifyRequest) -> Option<PaymentId> {
+        crate::payload::payment_id(request)
+    }
+
     fn signers(&self, network: &Network) -> Vec<String> {
         if network == &self.network {
-            self.signers
+            self.signers()
                 .addresses()
                 .iter()
                 .map(|address| address.to_checksum(None))

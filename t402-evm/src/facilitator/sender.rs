@@ -1,0 +1,147 @@
+//! [`TransactionSender`]: sends the facilitator's transactions on one chain — estimate with
+//! headroom, fees, sign with an idle key, send, wait for the receipt with a deadline. Every EVM
+//! scheme's settlement (EIP-3009 here, Permit2 and `upto` next) sends through it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, Bytes};
+
+use super::signers::FacilitatorSigners;
+use crate::chain::{CallRequest, ChainError, EvmChain, TxReceipt};
+
+/// How long settlement waits for a receipt by default.
+pub const DEFAULT_RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often settlement asks for the receipt by default.
+pub const DEFAULT_RECEIPT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Why a transaction did not end in a receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendFailure {
+    /// Nothing was sent: the estimate reverted with this message (the contract's).
+    Reverted(String),
+    /// Nothing was sent: the node could not estimate or give fees.
+    NotSent(String),
+    /// Nothing was sent: the node refused the signed transaction.
+    SendRefused(String),
+    /// Sent, but no receipt arrived before the deadline.
+    NoReceipt {
+        /// The transaction hash.
+        hash: B256,
+        /// What happened while waiting.
+        message: String,
+    },
+}
+
+/// Sends transactions from the facilitator's keys on one chain.
+#[derive(Clone)]
+pub struct TransactionSender {
+    chain: Arc<dyn EvmChain>,
+    signers: Arc<FacilitatorSigners>,
+    receipt_timeout: Duration,
+    receipt_poll_interval: Duration,
+    gas_headroom_percent: u64,
+}
+
+impl fmt::Debug for TransactionSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransactionSender")
+            .field("chain", &self.chain)
+            .field("signers", &self.signers)
+            .field("receipt_timeout", &self.receipt_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransactionSender {
+    /// Sends on `chain` with `signers`, with the default receipt deadline and 20 % gas headroom.
+    pub fn new(chain: Arc<dyn EvmChain>, signers: Arc<FacilitatorSigners>) -> Self {
+        Self {
+            chain,
+            signers,
+            receipt_timeout: DEFAULT_RECEIPT_TIMEOUT,
+            receipt_poll_interval: DEFAULT_RECEIPT_POLL_INTERVAL,
+            gas_headroom_percent: 20,
+        }
+    }
+
+    /// Sets how long a send waits for its receipt.
+    #[must_use]
+    pub fn with_receipt_timeout(mut self, timeout: Duration) -> Self {
+        self.receipt_timeout = timeout;
+        self
+    }
+
+    /// Sets how often a send polls for its receipt.
+    #[must_use]
+    pub fn with_receipt_poll_interval(mut self, interval: Duration) -> Self {
+        self.receipt_poll_interval = interval;
+        self
+    }
+
+    /// The chain backend.
+    pub fn chain(&self) -> &Arc<dyn EvmChain> {
+        &self.chain
+    }
+
+    /// The signers.
+    pub fn signers(&self) -> &FacilitatorSigners {
+        &self.signers
+    }
+
+    /// The receipt deadline.
+    pub fn receipt_timeout(&self) -> Duration {
+        self.receipt_timeout
+    }
+
+    /// Estimates (from the primary key, with headroom), reads fees, signs with an idle key,
+    /// sends and waits for the receipt. A revert in the estimate sends nothing.
+    pub async fn send_and_wait(&self, to: Address, data: Bytes) -> Result<TxReceipt, SendFailure> {
+        let chain = self.chain.as_ref();
+        let estimate = CallRequest::new(to, data.clone()).from(self.signers.primary());
+        let gas = match chain.estimate_gas(estimate).await {
+            Ok(gas) => gas + gas * self.gas_headroom_percent / 100,
+            Err(ChainError::Reverted { message, .. }) => {
+                return Err(SendFailure::Reverted(message));
+            }
+            Err(err) => {
+                return Err(SendFailure::NotSent(format!(
+                    "gas estimation failed: {err}"
+                )));
+            }
+        };
+        let fees = chain
+            .fees()
+            .await
+            .map_err(|err| SendFailure::NotSent(format!("fees could not be read: {err}")))?;
+        let sent = self
+            .signers
+            .send(chain, to, data, gas, fees)
+            .await
+            .map_err(|err| SendFailure::SendRefused(err.to_string()))?;
+        self.wait_for_receipt(sent.hash).await
+    }
+
+    /// Polls for the receipt of `hash` until the deadline.
+    pub async fn wait_for_receipt(&self, hash: B256) -> Result<TxReceipt, SendFailure> {
+        let deadline = tokio::time::Instant::now() + self.receipt_timeout;
+        let mut last_error = None;
+        loop {
+            match self.chain.receipt(hash).await {
+                Ok(Some(receipt)) => return Ok(receipt),
+                Ok(None) => {}
+                Err(err) => last_error = Some(err.to_string()),
+            }
+            if tokio::time::Instant::now() + self.receipt_poll_interval > deadline {
+                let message = match last_error {
+                    Some(err) => format!("no receipt within {:?}: {err}", self.receipt_timeout),
+                    None => format!("no receipt within {:?}", self.receipt_timeout),
+                };
+                return Err(SendFailure::NoReceipt { hash, message });
+            }
+            tokio::time::sleep(self.receipt_poll_interval).await;
+        }
+    }
+}

@@ -2,8 +2,6 @@
 //! client code, and with the reference TypeScript client (`@x402/fetch` 2.27 with viem, pinned in
 //! package-lock.json).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -180,25 +178,7 @@ async fn the_reference_fetch_client_pays_the_example_api() {
             "maxAmountPerPayment": "1000",
         },
     });
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("node")
-            .arg("scripts/x402-reference.mjs")
-            .current_dir(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let output = t402_testkit::reference_script(input).await;
     assert!(
         output.status.success(),
         "{}",

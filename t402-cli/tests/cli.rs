@@ -9,15 +9,9 @@ use std::time::Duration;
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use assert_cmd::Command;
-use axum::Router;
-use axum::routing::get;
-use serde_json::{Value, json};
-use t402_core::{AssetAmount, Facilitator, LocalFacilitator, Network, NetworkPattern, Price};
-use t402_evm::devnet::Devnet;
-use t402_evm::{ExactEvmFacilitator, ExactEvmServer, FacilitatorSigners};
-use t402_server::{PaymentLayer, PaymentOption, Route};
-
-const CHAIN: u64 = 31337;
+use serde_json::Value;
+use t402_core::{Network, NetworkPattern};
+use t402_testkit::{CHAIN, DevnetWorld, serve_priced_report};
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -105,64 +99,20 @@ fn pay_never_reads_a_key_from_arguments() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("T402_PRIVATE_KEY"));
 }
 
-/// Serves a priced `/report` on loopback through `facilitator`.
-async fn serve(token: Address, pay_to: Address, facilitator: Arc<dyn Facilitator>) -> String {
-    let mut extra = serde_json::Map::new();
-    extra.insert("name".into(), json!("USD Coin"));
-    extra.insert("version".into(), json!("2"));
-    let price =
-        Price::Asset(AssetAmount::new(token.to_checksum(None), 10_000u64.into()).with_extra(extra));
-    let layer = PaymentLayer::builder()
-        .facilitator(facilitator)
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(ExactEvmServer),
-        )
-        .route(
-            "GET /report",
-            Route::new(PaymentOption::exact(
-                Network::eip155(CHAIN),
-                price,
-                pay_to.to_checksum(None),
-            )),
-        )
-        .build_and_initialize()
-        .await
-        .unwrap();
-    let app = Router::new()
-        .route("/report", get(|| async { "the report" }))
-        .layer(layer);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/report", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
 fn key_hex(key: &PrivateKeySigner) -> String {
     format!("0x{}", alloy_primitives::hex::encode(key.to_bytes()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_and_pay_a_server_on_the_devnet() {
-    let devnet = Arc::new(Devnet::new(CHAIN));
-    let token = devnet
-        .deploy_test_token("USD Coin", "2", "USDC", 6)
-        .unwrap();
-    let payer = PrivateKeySigner::random();
-    devnet
-        .mint(token, payer.address(), U256::from(1_000_000u64))
-        .unwrap();
-    let key = PrivateKeySigner::random();
-    devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
-    let evm = ExactEvmFacilitator::new(
-        devnet.clone(),
-        FacilitatorSigners::new(CHAIN, [key]).unwrap(),
-    )
-    .unwrap();
-    let facilitator =
-        Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)));
-    let pay_to = Address::random();
-    let url = serve(token, pay_to, facilitator).await;
+    let DevnetWorld {
+        devnet,
+        token,
+        payer,
+        pay_to,
+        facilitator,
+    } = DevnetWorld::new();
+    let url = serve_priced_report(token, pay_to, facilitator).await;
 
     let inspect_url = url.clone();
     let inspected = tokio::task::spawn_blocking(move || {
@@ -304,7 +254,7 @@ receipt_timeout_secs = 30
 
     let remote = t402_server::facilitator::HttpFacilitator::new(&base).unwrap();
     let pay_to = Address::random();
-    let url = serve(token, pay_to, Arc::new(remote)).await;
+    let url = serve_priced_report(token, pay_to, Arc::new(remote)).await;
     let client = t402_client::Client::builder()
         .payer(
             t402_client::Payer::new()

@@ -6,55 +6,15 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
-use axum::Router;
-use axum::routing::get;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use serde_json::json;
 use t402_client::tower::PaymentClientLayer;
 use t402_client::{Budget, Client, Payer, Receipt, SpendPolicy};
-use t402_core::{AssetAmount, Facilitator, LocalFacilitator, Network, NetworkPattern, Price};
+use t402_core::{Network, NetworkPattern};
+use t402_evm::ExactEvmClient;
 use t402_evm::chain::EvmChain;
-use t402_evm::devnet::Devnet;
-use t402_evm::{ExactEvmClient, ExactEvmFacilitator, ExactEvmServer, FacilitatorSigners};
-use t402_server::{PaymentLayer, PaymentOption, Route};
+use t402_testkit::{AnvilWorld, CHAIN, DevnetWorld, REPORT_PRICE as PRICE, serve_priced_report};
 use tower::{Service, ServiceBuilder, ServiceExt};
-
-const CHAIN: u64 = 31337;
-const PRICE: u64 = 10_000;
-
-/// Serves a priced `/report` paid in `token` through `facilitator`; returns its URL.
-async fn serve(token: Address, pay_to: Address, facilitator: Arc<dyn Facilitator>) -> String {
-    let mut extra = serde_json::Map::new();
-    extra.insert("name".into(), json!("USD Coin"));
-    extra.insert("version".into(), json!("2"));
-    let price =
-        Price::Asset(AssetAmount::new(token.to_checksum(None), PRICE.into()).with_extra(extra));
-    let layer = PaymentLayer::builder()
-        .facilitator(facilitator)
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(ExactEvmServer),
-        )
-        .route(
-            "GET /report",
-            Route::new(PaymentOption::exact(
-                Network::eip155(CHAIN),
-                price,
-                pay_to.to_checksum(None),
-            )),
-        )
-        .build_and_initialize()
-        .await
-        .unwrap();
-    let app = Router::new()
-        .route("/report", get(|| async { "the report" }))
-        .layer(layer);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/report", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
 
 fn payer_for(signer: PrivateKeySigner, token: Address) -> Payer {
     Payer::new()
@@ -113,8 +73,9 @@ async fn pay_with_middleware(url: &str, payer: Payer) -> Receipt {
     receipt
 }
 
+/// The devnet world with the priced report served on loopback.
 struct Devworld {
-    devnet: Arc<Devnet>,
+    devnet: Arc<t402_evm::devnet::Devnet>,
     token: Address,
     payer: PrivateKeySigner,
     pay_to: Address,
@@ -122,30 +83,13 @@ struct Devworld {
 }
 
 async fn devworld() -> Devworld {
-    let devnet = Arc::new(Devnet::new(CHAIN));
-    let token = devnet
-        .deploy_test_token("USD Coin", "2", "USDC", 6)
-        .unwrap();
-    let payer = PrivateKeySigner::random();
-    devnet
-        .mint(token, payer.address(), U256::from(1_000_000u64))
-        .unwrap();
-    let key = PrivateKeySigner::random();
-    devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
-    let evm = ExactEvmFacilitator::new(
-        devnet.clone(),
-        FacilitatorSigners::new(CHAIN, [key]).unwrap(),
-    )
-    .unwrap();
-    let facilitator =
-        Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)));
-    let pay_to = Address::random();
-    let url = serve(token, pay_to, facilitator).await;
+    let world = DevnetWorld::new();
+    let url = serve_priced_report(world.token, world.pay_to, world.facilitator).await;
     Devworld {
-        devnet,
-        token,
-        payer,
-        pay_to,
+        devnet: world.devnet,
+        token: world.token,
+        payer: world.payer,
+        pay_to: world.pay_to,
         url,
     }
 }
@@ -225,29 +169,17 @@ async fn the_reqwest_middleware_pays() {
 
 #[tokio::test]
 async fn client_tower_layer_and_middleware_pay_on_anvil() {
-    let Some(anvil) = t402_evm::anvil::Anvil::start().await else {
+    let Some(AnvilWorld {
+        anvil,
+        token,
+        payer,
+        pay_to,
+        facilitator,
+    }) = AnvilWorld::start().await
+    else {
         return;
     };
-    anvil.install_multicall3().await;
-    let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
-    let payer = PrivateKeySigner::random();
-    anvil
-        .mint(token, payer.address(), U256::from(1_000_000u64))
-        .await;
-    let key = PrivateKeySigner::random();
-    anvil
-        .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
-        .await;
-    let evm = ExactEvmFacilitator::new(
-        anvil.chain.clone(),
-        FacilitatorSigners::new(CHAIN, [key]).unwrap(),
-    )
-    .unwrap()
-    .with_receipt_poll_interval(Duration::from_millis(20));
-    let facilitator =
-        Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)));
-    let pay_to = Address::random();
-    let url = serve(token, pay_to, facilitator).await;
+    let url = serve_priced_report(token, pay_to, facilitator).await;
     let client = Client::builder()
         .payer(payer_for(payer.clone(), token))
         .build()

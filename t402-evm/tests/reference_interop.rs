@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256, address};
@@ -27,31 +25,13 @@ const TOKEN: Address = address!("0x5FbDB2315678afecb367f032d93F642f64180aa3");
 
 /// Runs `scripts/x402-reference.mjs` with `input`.
 async fn reference(input: Value) -> Value {
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("node")
-            .arg("scripts/x402-reference.mjs")
-            .current_dir(workspace_root())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "reference script failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("reference answers JSON")
-    })
-    .await
-    .unwrap()
+    let output = t402_testkit::reference_script(input).await;
+    assert!(
+        output.status.success(),
+        "reference script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("reference answers JSON")
 }
 
 fn reference_installed() -> bool {

@@ -5,7 +5,6 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
@@ -15,13 +14,13 @@ use axum::routing::get;
 use common::{Scripted, body_text, get_with, required_of, settlement_of};
 use serde_json::json;
 use t402_core::{
-    AssetAmount, ClientMechanism, Facilitator, FacilitatorError, LocalFacilitator, Network,
-    NetworkPattern, PaymentPayload, PaymentRequired, Price, Reason,
+    ClientMechanism, Facilitator, FacilitatorError, Network, NetworkPattern, PaymentPayload,
+    PaymentRequired, Reason,
 };
 use t402_evm::anvil::{ANVIL_CHAIN, Anvil};
 use t402_evm::chain::call_typed;
 use t402_evm::contracts::IEip3009Token;
-use t402_evm::{ExactEvmClient, ExactEvmFacilitator, ExactEvmServer, FacilitatorSigners};
+use t402_evm::{ExactEvmClient, ExactEvmServer};
 use t402_server::{PaymentLayer, PaymentOption, Route};
 
 struct Setup {
@@ -34,43 +33,20 @@ struct Setup {
 }
 
 async fn setup() -> Option<Setup> {
-    let anvil = Arc::new(Anvil::start().await?);
-    anvil.install_multicall3().await;
-    let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
-    let payer = PrivateKeySigner::random();
-    anvil
-        .mint(token, payer.address(), U256::from(1_000_000u64))
-        .await;
-    let key = PrivateKeySigner::random();
-    anvil
-        .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
-        .await;
-    let evm = ExactEvmFacilitator::new(
-        anvil.chain.clone(),
-        FacilitatorSigners::new(ANVIL_CHAIN, [key]).unwrap(),
-    )
-    .unwrap()
-    .with_receipt_poll_interval(Duration::from_millis(20));
-    let facilitator: Arc<dyn Facilitator> =
-        Arc::new(LocalFacilitator::new().register([Network::eip155(ANVIL_CHAIN)], Arc::new(evm)));
+    let world = t402_testkit::AnvilWorld::start().await?;
     Some(Setup {
-        anvil,
-        token,
-        payer,
-        pay_to: Address::random(),
-        facilitator,
+        anvil: world.anvil,
+        token: world.token,
+        payer: world.payer,
+        pay_to: world.pay_to,
+        facilitator: world.facilitator,
         handled: Arc::new(AtomicUsize::new(0)),
     })
 }
 
 impl Setup {
     fn app(&self, facilitator: Arc<dyn Facilitator>) -> Router {
-        let mut extra = serde_json::Map::new();
-        extra.insert("name".into(), json!("USD Coin"));
-        extra.insert("version".into(), json!("2"));
-        let price = Price::Asset(
-            AssetAmount::new(self.token.to_checksum(None), 10_000u64.into()).with_extra(extra),
-        );
+        let price = t402_testkit::test_token_price(self.token, 10_000);
         let option = PaymentOption::exact(
             Network::eip155(ANVIL_CHAIN),
             price,

@@ -13,20 +13,15 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use axum::routing::get;
 use http_body_util::BodyExt;
-use serde_json::json;
 use t402_core::codec::{Codec, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, encode_header};
 use t402_core::error::BoxFuture;
 use t402_core::wire::FacilitatorRequest;
 use t402_core::{
-    AssetAmount, ClientMechanism, Facilitator, FacilitatorError, LocalFacilitator, Network,
-    NetworkPattern, PaymentPayload, PaymentRequired, Price, SettleResponse, SupportedResponse,
-    VerifyResponse,
+    ClientMechanism, Facilitator, FacilitatorError, LocalFacilitator, Network, NetworkPattern,
+    PaymentPayload, PaymentRequired, Price, SettleResponse, SupportedResponse, VerifyResponse,
 };
 use t402_evm::devnet::Devnet;
-use t402_evm::{
-    ExactEvmClient, ExactEvmFacilitator, ExactEvmServer, FacilitatorSigners, ManualClock,
-    SystemClock,
-};
+use t402_evm::{ExactEvmClient, ExactEvmServer, ManualClock, SystemClock};
 use t402_server::{PaymentLayerBuilder, PaymentOption, Route, VerifiedPayment};
 use tower::ServiceExt;
 
@@ -53,40 +48,20 @@ impl World {
             SystemClock.now()
         };
         let clock = ManualClock::new(now);
-        let devnet = Arc::new(Devnet::with_clock(CHAIN, clock.clone()));
-        let token = devnet
-            .deploy_test_token("USD Coin", "2", "USDC", 6)
-            .unwrap();
-        let payer = PrivateKeySigner::random();
-        devnet
-            .mint(token, payer.address(), U256::from(1_000_000u64))
-            .unwrap();
-        let key = PrivateKeySigner::random();
-        devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
-        let evm = ExactEvmFacilitator::new(
-            devnet.clone(),
-            FacilitatorSigners::new(CHAIN, [key]).unwrap(),
-        )
-        .unwrap()
-        .with_clock(clock.clone());
-        let facilitator =
-            Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)));
+        let world = t402_testkit::DevnetWorld::with_clock(clock.clone());
         Self {
             clock,
-            devnet,
-            token,
-            payer,
-            pay_to: Address::random(),
-            facilitator,
+            devnet: world.devnet,
+            token: world.token,
+            payer: world.payer,
+            pay_to: world.pay_to,
+            facilitator: world.facilitator,
             handled: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     pub fn price(&self) -> Price {
-        let mut extra = serde_json::Map::new();
-        extra.insert("name".into(), json!("USD Coin"));
-        extra.insert("version".into(), json!("2"));
-        Price::Asset(AssetAmount::new(self.token.to_checksum(None), PRICE.into()).with_extra(extra))
+        t402_testkit::test_token_price(self.token, PRICE)
     }
 
     pub fn option(&self) -> PaymentOption {

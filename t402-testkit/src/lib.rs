@@ -1,0 +1,236 @@
+//! # t402-testkit
+//!
+//! Fixtures the t402 test suites share, so each suite states what it tests and not how the world
+//! is set up (dev-only, never published):
+//!
+//! - [`DevnetWorld`] and [`AnvilWorld`]: a chain with the test token deployed (`USD Coin`,
+//!   version `2`, 6 decimals), a payer holding 1 USDC, a payee, and an in-process facilitator
+//!   settling with one funded key;
+//! - [`test_token_price`], [`priced_report`] and [`serve`]: a priced `GET /report` on loopback;
+//! - [`reference_script`]: runs `scripts/x402-reference.mjs` (the reference TypeScript packages).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use axum::Router;
+use axum::routing::get;
+use t402_core::{AssetAmount, Facilitator, LocalFacilitator, Network, NetworkPattern, Price};
+use t402_evm::anvil::Anvil;
+use t402_evm::devnet::Devnet;
+use t402_evm::{Clock, ExactEvmFacilitator, ExactEvmServer, FacilitatorSigners};
+use t402_server::{PaymentLayer, PaymentOption, Route};
+
+/// The chain id of the devnet and of anvil.
+pub const CHAIN: u64 = 31337;
+
+/// What the payer holds at the start: 1 USDC.
+pub const PAYER_FUNDS: u64 = 1_000_000;
+
+/// The price of [`priced_report`]: 0.01 USDC.
+pub const REPORT_PRICE: u64 = 10_000;
+
+/// Ten ether, what the facilitator's key gets for gas.
+fn gas_money() -> U256 {
+    U256::from(10u64).pow(U256::from(19))
+}
+
+/// The root of the repository (where `package.json` and `scripts/` are).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The in-process facilitator over one EIP-3009 facilitator on [`CHAIN`].
+fn local_facilitator(evm: ExactEvmFacilitator) -> Arc<LocalFacilitator> {
+    Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)))
+}
+
+/// The in-process devnet, funded and with a facilitator.
+#[derive(Debug)]
+pub struct DevnetWorld {
+    /// The chain.
+    pub devnet: Arc<Devnet>,
+    /// The test token.
+    pub token: Address,
+    /// Holds [`PAYER_FUNDS`] of the token.
+    pub payer: PrivateKeySigner,
+    /// A fresh address to be paid.
+    pub pay_to: Address,
+    /// An in-process facilitator settling on the devnet.
+    pub facilitator: Arc<LocalFacilitator>,
+}
+
+impl DevnetWorld {
+    /// A devnet on the system clock.
+    pub fn new() -> Self {
+        Self::build(Arc::new(Devnet::new(CHAIN)), |evm| evm)
+    }
+
+    /// A devnet whose chain and facilitator read `clock`.
+    pub fn with_clock(clock: impl Clock + Clone) -> Self {
+        let devnet = Arc::new(Devnet::with_clock(CHAIN, clock.clone()));
+        Self::build(devnet, move |evm| evm.with_clock(clock))
+    }
+
+    fn build(
+        devnet: Arc<Devnet>,
+        configure: impl FnOnce(ExactEvmFacilitator) -> ExactEvmFacilitator,
+    ) -> Self {
+        let token = devnet
+            .deploy_test_token("USD Coin", "2", "USDC", 6)
+            .expect("the test token deploys");
+        let payer = PrivateKeySigner::random();
+        devnet
+            .mint(token, payer.address(), U256::from(PAYER_FUNDS))
+            .expect("the payer is funded");
+        let key = PrivateKeySigner::random();
+        devnet.fund(key.address(), gas_money());
+        let evm = ExactEvmFacilitator::new(
+            devnet.clone(),
+            FacilitatorSigners::new(CHAIN, [key]).expect("one key"),
+        )
+        .expect("signers and chain agree");
+        Self {
+            devnet,
+            token,
+            payer,
+            pay_to: Address::random(),
+            facilitator: local_facilitator(configure(evm)),
+        }
+    }
+}
+
+impl Default for DevnetWorld {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An anvil node (with Multicall3), funded and with a facilitator.
+#[derive(Debug)]
+pub struct AnvilWorld {
+    /// The node.
+    pub anvil: Arc<Anvil>,
+    /// The test token.
+    pub token: Address,
+    /// Holds [`PAYER_FUNDS`] of the token.
+    pub payer: PrivateKeySigner,
+    /// A fresh address to be paid.
+    pub pay_to: Address,
+    /// An in-process facilitator settling on anvil.
+    pub facilitator: Arc<LocalFacilitator>,
+}
+
+impl AnvilWorld {
+    /// Starts anvil; `None` when it is missing and `T402_SKIP_EXTERNAL=1` (otherwise a missing
+    /// anvil fails with the setup command).
+    pub async fn start() -> Option<Self> {
+        let anvil = Arc::new(Anvil::start().await?);
+        anvil.install_multicall3().await;
+        let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
+        let payer = PrivateKeySigner::random();
+        anvil
+            .mint(token, payer.address(), U256::from(PAYER_FUNDS))
+            .await;
+        let key = PrivateKeySigner::random();
+        anvil.set_balance(key.address(), gas_money()).await;
+        let evm = ExactEvmFacilitator::new(
+            anvil.chain.clone(),
+            FacilitatorSigners::new(CHAIN, [key]).expect("one key"),
+        )
+        .expect("signers and chain agree")
+        .with_receipt_poll_interval(Duration::from_millis(20));
+        Some(Self {
+            anvil,
+            token,
+            payer,
+            pay_to: Address::random(),
+            facilitator: local_facilitator(evm),
+        })
+    }
+}
+
+/// `amount` atomic units of the test token at `token`, with its EIP-712 name and version.
+pub fn test_token_price(token: Address, amount: u64) -> Price {
+    let mut extra = serde_json::Map::new();
+    extra.insert("name".into(), serde_json::json!("USD Coin"));
+    extra.insert("version".into(), serde_json::json!("2"));
+    Price::Asset(AssetAmount::new(token.to_checksum(None), amount.into()).with_extra(extra))
+}
+
+/// An app with `GET /report` ("the report") priced at [`REPORT_PRICE`] of `token`, paid to
+/// `pay_to` through `facilitator`.
+pub async fn priced_report(
+    token: Address,
+    pay_to: Address,
+    facilitator: Arc<dyn Facilitator>,
+) -> Router {
+    let layer = PaymentLayer::builder()
+        .facilitator(facilitator)
+        .mechanism(
+            NetworkPattern::parse("eip155:*").expect("a pattern"),
+            ExactEvmServer,
+        )
+        .route(
+            "GET /report",
+            Route::new(PaymentOption::exact(
+                Network::eip155(CHAIN),
+                test_token_price(token, REPORT_PRICE),
+                pay_to.to_checksum(None),
+            )),
+        )
+        .build_and_initialize()
+        .await
+        .expect("the layer initializes");
+    Router::new()
+        .route("/report", get(|| async { "the report" }))
+        .layer(layer)
+}
+
+/// Serves `app` on a free loopback port; returns `http://127.0.0.1:<port>`.
+pub async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serves") });
+    base
+}
+
+/// Serves [`priced_report`]; returns the report's URL.
+pub async fn serve_priced_report(
+    token: Address,
+    pay_to: Address,
+    facilitator: Arc<dyn Facilitator>,
+) -> String {
+    let base = serve(priced_report(token, pay_to, facilitator).await).await;
+    format!("{base}/report")
+}
+
+/// Runs `node scripts/x402-reference.mjs` with `input` on its standard input (off the async
+/// runtime) and returns its output, whatever its exit status.
+pub async fn reference_script(input: serde_json::Value) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("node")
+            .arg("scripts/x402-reference.mjs")
+            .current_dir(workspace_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(input.to_string().as_bytes())
+            .expect("the script reads its input");
+        child.wait_with_output().expect("the script ends")
+    })
+    .await
+    .expect("the blocking task ends")
+}

@@ -55,7 +55,7 @@ fn short(address: &str) -> String {
     if address.len() > 12 {
         format!("{}…{}", &address[..6], &address[address.len() - 4..])
     } else {
-        address.to_string()
+        address.to_owned()
     }
 }
 
@@ -123,7 +123,7 @@ impl PayHooks for ClientSide {
                     receipt.success,
                     receipt.transaction.as_deref().unwrap_or("")
                 ),
-                None => "client     the server sent no receipt".to_string(),
+                None => "client     the server sent no receipt".to_owned(),
             };
             self.0.lock().unwrap().push(line);
         })
@@ -203,7 +203,7 @@ pub async fn run(out: &mut impl Write) -> Result<Outcome, Box<dyn std::error::Er
         .get("payment-required")
         .ok_or("the server sent no challenge")?
         .to_str()?
-        .to_string();
+        .to_owned();
     let challenge = Codec::default().decode_payment_required(&header)?;
     let offer = &challenge.accepts[0];
     writeln!(

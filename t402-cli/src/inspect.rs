@@ -15,7 +15,7 @@ pub(crate) fn display_amount(offer: &PaymentRequirements) -> String {
             info.eip712_name.unwrap_or("")
         )
         .trim_end()
-        .to_string(),
+        .to_owned(),
         _ => format!("{} (atomic)", offer.amount),
     }
 }
@@ -64,7 +64,7 @@ pub(crate) async fn inspect(url: &str) -> Result<String, CliError> {
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()
-            .to_string()
+            .to_owned()
     };
     let mut out = format!(
         "{url} asks for payment (x402 v{}{})\n",

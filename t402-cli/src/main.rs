@@ -110,7 +110,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 let decimals = decimals
                     .parse()
                     .map_err(|_| CliError::new(exit::INPUT, format!("--asset {spec}: decimals")))?;
-                assets.push((parse_network(network)?, address.to_string(), decimals));
+                assets.push((parse_network(network)?, address.to_owned(), decimals));
             }
             let options = pay::PayOptions {
                 max,

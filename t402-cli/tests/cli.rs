@@ -238,7 +238,7 @@ receipt_timeout_secs = 30
         .trim()
         .strip_prefix("facilitator listening on ")
         .expect("the facilitator prints its address")
-        .to_string();
+        .to_owned();
 
     let supported: Value = reqwest::get(format!("{base}/supported"))
         .await

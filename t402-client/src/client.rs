@@ -179,7 +179,7 @@ impl Client {
         RequestBuilder {
             client: self.clone(),
             method,
-            url: url.to_string(),
+            url: url.to_owned(),
             headers: HeaderMap::new(),
             body: None,
             policy: None,

@@ -121,7 +121,7 @@ impl Payer {
         networks: NetworkPattern,
         mechanism: impl ClientMechanism + 'static,
     ) -> Self {
-        let scheme = mechanism.scheme().to_string();
+        let scheme = mechanism.scheme().to_owned();
         let mechanism: Arc<dyn ClientMechanism> = Arc::new(mechanism);
         self.mechanisms.register(
             PROTOCOL_VERSION,
@@ -174,7 +174,7 @@ impl Payer {
             let required: PaymentRequired = serde_json::from_value(value)
                 .map_err(|err| ClientError::MalformedChallenge(err.to_string()))?;
             return Ok(Challenge {
-                version: 2,
+                version: PROTOCOL_VERSION,
                 offers: required.accepts.clone(),
                 v2: Some((required, raw_offers)),
                 v1: None,

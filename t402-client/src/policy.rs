@@ -72,7 +72,7 @@ fn lower_hex(text: &str) -> String {
     if text.starts_with("0x") {
         text.to_ascii_lowercase()
     } else {
-        text.to_string()
+        text.to_owned()
     }
 }
 
@@ -121,7 +121,7 @@ impl SpendPolicy {
         };
         self.assets.push(AllowedAsset {
             network,
-            asset: asset.to_string(),
+            asset: asset.to_owned(),
             decimals,
             max_atomic,
         });

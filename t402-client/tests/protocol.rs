@@ -401,7 +401,7 @@ async fn flaky_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
             let payment = request
                 .lines()
                 .find_map(|line| line.strip_prefix("payment-signature: "))
-                .map(str::to_string);
+                .map(str::to_owned);
             let reply = match payment {
                 None => format!(
                     "HTTP/1.1 402 Payment Required\r\nPAYMENT-REQUIRED: {}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}",
@@ -415,7 +415,7 @@ async fn flaky_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
                         continue;
                     }
                     "HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npaid"
-                        .to_string()
+                        .to_owned()
                 }
             };
             let _ = socket.write_all(reply.as_bytes()).await;

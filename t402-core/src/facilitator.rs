@@ -133,7 +133,7 @@ impl LocalFacilitator {
         networks: impl IntoIterator<Item = Network>,
         mechanism: Arc<dyn FacilitatorMechanism>,
     ) -> Self {
-        self.add(2, networks, mechanism)
+        self.add(crate::PROTOCOL_VERSION, networks, mechanism)
     }
 
     /// Serves `mechanism` for protocol v1 on each of `networks` (which must have v1 names).

@@ -93,7 +93,7 @@ impl Anvil {
             // Keep reading to the end so anvil never blocks on a full pipe.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(address) = line.trim().strip_prefix("Listening on ") {
-                    let _ = tx.send(address.to_string());
+                    let _ = tx.send(address.to_owned());
                 }
             }
         });

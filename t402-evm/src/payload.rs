@@ -81,7 +81,7 @@ pub fn payment_id(request: &t402_core::VerifyRequest) -> Option<t402_core::Payme
     let token: alloy_primitives::Address = requirements.asset.parse().ok()?;
     let authorization = &payload.authorization;
     Some(t402_core::PaymentId::from_parts([
-        crate::verify::EXACT.to_string(),
+        crate::verify::EXACT.to_owned(),
         requirements.network.to_string(),
         format!("{token:#x}"),
         format!("{:#x}", authorization.from),

@@ -214,7 +214,7 @@ async fn both_facilitators_refuse_crafted_payments_with_the_same_reason() {
         let theirs = answer["verify"]["invalidReason"]
             .as_str()
             .unwrap_or_default()
-            .to_string();
+            .to_owned();
         let mine = ours.verify_payment(&request).await.unwrap();
         assert!(!mine.is_valid, "{case}");
         assert_eq!(

@@ -59,7 +59,7 @@ async fn rate(url: &str, status: u16, connections: u64, seconds: u64) -> f64 {
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|_| {
-            let (client, url, done) = (client.clone(), url.to_string(), done.clone());
+            let (client, url, done) = (client.clone(), url.to_owned(), done.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     let response = client.get(&url).send().await.unwrap();
@@ -85,7 +85,7 @@ async fn paid_rate(url: &str, payments: Vec<String>, connections: u64) -> f64 {
     let workers: Vec<_> = (0..connections)
         .map(|_| {
             let (client, url, queue, done) =
-                (client.clone(), url.to_string(), queue.clone(), done.clone());
+                (client.clone(), url.to_owned(), queue.clone(), done.clone());
             tokio::spawn(async move {
                 loop {
                     let Some(payment) = queue.lock().unwrap().pop() else {

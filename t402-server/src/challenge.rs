@@ -185,8 +185,14 @@ async fn build_requirements(
         })?;
     let request_error =
         |message: String| PaymentError::server(Reason::InvalidPaymentRequirements, message);
-    let price: Price = option.price.resolve(parts).map_err(request_error)?;
-    let pay_to = option.pay_to.resolve(parts).map_err(request_error)?;
+    let price: Price = option
+        .price
+        .resolve(parts)
+        .map_err(|err| request_error(err.to_string()))?;
+    let pay_to = option
+        .pay_to
+        .resolve(parts)
+        .map_err(|err| request_error(err.to_string()))?;
     let asset_amount = mechanism
         .parse_price(&price, &option.network)
         .map_err(|err| request_error(format!("price of {}: {err}", option.network)))?;
@@ -297,11 +303,11 @@ fn offer_views(state: &LayerState, route: &Route, required: &PaymentRequired) ->
 fn asset_label(requirements: &PaymentRequirements) -> String {
     match t402_core::asset::default_asset(&requirements.network) {
         Some(info) if info.address.eq_ignore_ascii_case(&requirements.asset) => {
-            info.eip712_name.unwrap_or(info.address).to_string()
+            info.eip712_name.unwrap_or(info.address).to_owned()
         }
         _ => requirements
             .extra_str("name")
-            .map(str::to_string)
+            .map(str::to_owned)
             .unwrap_or_else(|| requirements.asset.clone()),
     }
 }

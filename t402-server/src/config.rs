@@ -4,19 +4,20 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::request::Parts;
-use t402_core::{Network, Price, wire::JsonObject};
+use t402_core::{BoxError, Network, Price, wire::JsonObject};
 
 /// Computes a value from the request (a price that depends on a query parameter, a payee per
 /// tenant). An `Err` is a server error: the request gets 500 and the handler is not called.
-pub type FromRequest<T> = Arc<dyn Fn(&Parts) -> Result<T, String> + Send + Sync>;
+pub type RequestFn<T> = Arc<dyn Fn(&Parts) -> Result<T, BoxError> + Send + Sync>;
 
 /// A value fixed in the configuration or computed per request.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Dynamic<T> {
     /// The same for every request.
     Fixed(T),
     /// Computed from the request's method, URI and headers.
-    PerRequest(FromRequest<T>),
+    PerRequest(RequestFn<T>),
 }
 
 impl<T: fmt::Debug> fmt::Debug for Dynamic<T> {
@@ -30,7 +31,7 @@ impl<T: fmt::Debug> fmt::Debug for Dynamic<T> {
 
 impl<T: Clone> Dynamic<T> {
     /// The value for this request.
-    pub fn resolve(&self, parts: &Parts) -> Result<T, String> {
+    pub fn resolve(&self, parts: &Parts) -> Result<T, BoxError> {
         match self {
             Self::Fixed(value) => Ok(value.clone()),
             Self::PerRequest(compute) => compute(parts),
@@ -43,6 +44,7 @@ pub const DEFAULT_MAX_TIMEOUT_SECONDS: u64 = 300;
 
 /// One way to pay for a route: scheme, network, price, payee.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PaymentOption {
     /// The scheme (`exact`, `upto`).
     pub scheme: String,
@@ -87,21 +89,22 @@ impl PaymentOption {
 
     /// Computes the price from the request.
     #[must_use]
-    pub fn price_from(
+    pub fn price_from<E: Into<BoxError>>(
         mut self,
-        compute: impl Fn(&Parts) -> Result<Price, String> + Send + Sync + 'static,
+        compute: impl Fn(&Parts) -> Result<Price, E> + Send + Sync + 'static,
     ) -> Self {
-        self.price = Dynamic::PerRequest(Arc::new(compute));
+        self.price = Dynamic::PerRequest(Arc::new(move |parts| compute(parts).map_err(Into::into)));
         self
     }
 
     /// Computes the payee from the request.
     #[must_use]
-    pub fn pay_to_from(
+    pub fn pay_to_from<E: Into<BoxError>>(
         mut self,
-        compute: impl Fn(&Parts) -> Result<String, String> + Send + Sync + 'static,
+        compute: impl Fn(&Parts) -> Result<String, E> + Send + Sync + 'static,
     ) -> Self {
-        self.pay_to = Dynamic::PerRequest(Arc::new(compute));
+        self.pay_to =
+            Dynamic::PerRequest(Arc::new(move |parts| compute(parts).map_err(Into::into)));
         self
     }
 

@@ -119,7 +119,7 @@ impl PaymentLayerBuilder {
         networks: NetworkPattern,
         mechanism: impl ServerMechanism + 'static,
     ) -> Self {
-        let scheme = mechanism.scheme().to_string();
+        let scheme = mechanism.scheme().to_owned();
         self.mechanisms
             .register(PROTOCOL_VERSION, scheme, networks, Arc::new(mechanism));
         self
@@ -128,7 +128,7 @@ impl PaymentLayerBuilder {
     /// Prices the requests matching `pattern` (`"GET /weather"`, `"/api/*"`, `"POST /items/:id"`).
     /// The first matching route wins.
     pub fn route(mut self, pattern: &str, route: Route) -> Self {
-        self.routes.push((pattern.to_string(), route));
+        self.routes.push((pattern.to_owned(), route));
         self
     }
 

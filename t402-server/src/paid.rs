@@ -119,7 +119,7 @@ async fn accept(
     let route = &priced.route;
     let payment: PaymentPayload = header
         .to_str()
-        .map_err(|_| "the payment header is not ASCII".to_string())
+        .map_err(|_| "the payment header is not ASCII".to_owned())
         .and_then(|value| {
             state
                 .codec

@@ -66,13 +66,13 @@ impl RoutePattern {
             Some(verb) if verb.chars().all(|c| c.is_ascii_alphabetic()) => {
                 Some(verb.to_ascii_uppercase())
             }
-            Some(verb) => return Err(RoutePatternError::Method(verb.to_string())),
+            Some(verb) => return Err(RoutePatternError::Method(verb.to_owned())),
         };
         let segments = if path == "*" {
             vec![Segment::Wildcard]
         } else {
             if !path.starts_with('/') {
-                return Err(RoutePatternError::Path(trimmed.to_string()));
+                return Err(RoutePatternError::Path(trimmed.to_owned()));
             }
             split_path(path)
                 .map(|segment| {
@@ -89,7 +89,7 @@ impl RoutePattern {
                 .collect()
         };
         Ok(Self {
-            text: trimmed.to_string(),
+            text: trimmed.to_owned(),
             method,
             segments,
         })

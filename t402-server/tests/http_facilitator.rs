@@ -35,10 +35,7 @@ fn request() -> FacilitatorRequest {
 fn client(server: &MockServer) -> HttpFacilitator {
     HttpFacilitator::new(&format!("{}/facilitator/", server.uri()))
         .unwrap()
-        .with_retry(RetryPolicy {
-            max_attempts: 3,
-            first_delay: Duration::from_millis(10),
-        })
+        .with_retry(RetryPolicy::new(3, Duration::from_millis(10)))
 }
 
 #[tokio::test]

@@ -60,7 +60,7 @@ impl Stack {
         let header = challenge.headers()["payment-required"]
             .to_str()
             .unwrap()
-            .to_string();
+            .to_owned();
         let required = Codec::default().decode_payment_required(&header).unwrap();
         self.world.pay(&required).await
     }
@@ -75,7 +75,7 @@ async fn a_paid_request_through_the_facilitator_service() {
     let header = response.headers()["payment-response"]
         .to_str()
         .unwrap()
-        .to_string();
+        .to_owned();
     let settled = Codec::default().decode_payment_response(&header).unwrap();
     assert!(settled.success);
     assert!(settled.transaction.unwrap().starts_with("0x"));
@@ -101,7 +101,7 @@ async fn refusals_and_failures_through_the_facilitator_service() {
     let header = response.headers()["payment-response"]
         .to_str()
         .unwrap()
-        .to_string();
+        .to_owned();
     let settled = Codec::default().decode_payment_response(&header).unwrap();
     assert_eq!(
         settled.error_reason,
@@ -121,10 +121,10 @@ async fn a_facilitator_that_went_away_means_502() {
     };
     let remote = HttpFacilitator::new(&format!("http://{closed}"))
         .unwrap()
-        .with_retry(t402_server::facilitator::RetryPolicy {
-            max_attempts: 2,
-            first_delay: std::time::Duration::from_millis(10),
-        });
+        .with_retry(t402_server::facilitator::RetryPolicy::new(
+            2,
+            std::time::Duration::from_millis(10),
+        ));
     struct SupportedHere {
         real: Arc<dyn Facilitator>,
         remote: HttpFacilitator,
@@ -167,7 +167,7 @@ async fn a_facilitator_that_went_away_means_502() {
     let header = challenge.headers()["payment-required"]
         .to_str()
         .unwrap()
-        .to_string();
+        .to_owned();
     let payment = world
         .pay(&Codec::default().decode_payment_required(&header).unwrap())
         .await;
@@ -219,9 +219,9 @@ async fn the_facilitator_service_answers_supported_health_and_bad_requests() {
     );
 
     for (body, what) in [
-        ("not json".to_string(), "not JSON"),
+        ("not json".to_owned(), "not JSON"),
         (
-            r#"{"paymentPayload": {}, "paymentPayload": {}}"#.to_string(),
+            r#"{"paymentPayload": {}, "paymentPayload": {}}"#.to_owned(),
             "duplicate keys",
         ),
         (json!({"paymentRequirements": {}}).to_string(), "no payload"),

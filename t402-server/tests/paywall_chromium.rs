@@ -11,14 +11,13 @@ use common::*;
 fn find_chromium() -> Option<std::path::PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .filter_map(|name| {
+        .find_map(|name| {
             std::env::var_os("PATH").and_then(|paths| {
                 std::env::split_paths(&paths)
                     .map(|dir| dir.join(name))
                     .find(|candidate| candidate.exists())
             })
         })
-        .next()
 }
 
 #[tokio::test]

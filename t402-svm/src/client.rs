@@ -145,7 +145,7 @@ impl<R: SolanaRpc> ExactSvmClient<R> {
         let blockhash = self.rpc.latest_blockhash().await.map_err(chain)?;
         let payer = self.payer();
         let memo_text = match requirements.extra_str("memo") {
-            Some(text) => text.to_string(),
+            Some(text) => text.to_owned(),
             None => self.unique_memo(),
         };
         let message = compile(

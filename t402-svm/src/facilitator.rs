@@ -174,7 +174,7 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
             .get("transaction")
             .and_then(|v| v.as_str())
             .unwrap_or_default()
-            .to_string();
+            .to_owned();
         // Claimed before anything is awaited: two settlements of one transaction cannot both
         // pass this point.
         {

@@ -179,7 +179,7 @@ impl SolanaRpc for SolanaJsonRpc {
                 .await?;
             result
                 .as_str()
-                .map(str::to_string)
+                .map(str::to_owned)
                 .ok_or_else(|| malformed("sendTransaction"))
         })
     }

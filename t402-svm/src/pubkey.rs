@@ -33,14 +33,14 @@ impl FromStr for Pubkey {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if !(32..=44).contains(&text.len()) {
-            return Err(PubkeyError(text.to_string()));
+            return Err(PubkeyError(text.to_owned()));
         }
         let mut bytes = [0u8; 32];
         let written = bs58::decode(text)
             .onto(&mut bytes)
-            .map_err(|_| PubkeyError(text.to_string()))?;
+            .map_err(|_| PubkeyError(text.to_owned()))?;
         if written != 32 {
-            return Err(PubkeyError(text.to_string()));
+            return Err(PubkeyError(text.to_owned()));
         }
         Ok(Self(bytes))
     }

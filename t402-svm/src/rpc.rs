@@ -9,6 +9,7 @@ use crate::pubkey::Pubkey;
 
 /// An account as the client needs it: its owner program and data.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AccountInfo {
     /// The owning program.
     pub owner: Pubkey,
@@ -16,6 +17,17 @@ pub struct AccountInfo {
     pub data: Vec<u8>,
     /// Its balance in lamports.
     pub lamports: u64,
+}
+
+impl AccountInfo {
+    /// An account owned by `owner` holding `data` and `lamports`.
+    pub fn new(owner: Pubkey, data: Vec<u8>, lamports: u64) -> Self {
+        Self {
+            owner,
+            data,
+            lamports,
+        }
+    }
 }
 
 /// What a node call failed with.

@@ -339,7 +339,7 @@ pub fn payment_id(request: &VerifyRequest) -> Option<t402_core::PaymentId> {
     let digest = Sha256::digest(&message);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Some(t402_core::PaymentId::from_parts([
-        EXACT.to_string(),
+        EXACT.to_owned(),
         request.payment_requirements.network.to_string(),
         hex,
     ]))

@@ -28,6 +28,19 @@ use t402_svm::wire::Transaction;
 
 const NETWORK: &str = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1";
 
+/// A verify request paying `requirements` with `transaction`.
+fn verify_request(requirements: &PaymentRequirements, transaction: &Transaction) -> VerifyRequest {
+    let mut payload = serde_json::Map::new();
+    payload.insert(
+        "transaction".into(),
+        json!(STANDARD.encode(transaction.serialize().unwrap())),
+    );
+    VerifyRequest::new(
+        PaymentPayload::new(requirements.clone().into(), payload),
+        requirements.clone(),
+    )
+}
+
 /// litesvm behind the client's node interface.
 struct Runtime(Mutex<LiteSVM>, Mutex<std::collections::HashSet<String>>);
 
@@ -49,11 +62,7 @@ impl SolanaRpc for Runtime {
             .lock()
             .unwrap()
             .get_account(&address(&key))
-            .map(|a| AccountInfo {
-                owner: Pubkey(a.owner.to_bytes()),
-                data: a.data,
-                lamports: a.lamports,
-            });
+            .map(|a| AccountInfo::new(Pubkey(a.owner.to_bytes()), a.data, a.lamports));
         Box::pin(async move { Ok(account) })
     }
 
@@ -151,22 +160,6 @@ impl World {
         vec![key_of(&self.fee_payer)]
     }
 
-    fn request(
-        &self,
-        requirements: &PaymentRequirements,
-        transaction: &Transaction,
-    ) -> VerifyRequest {
-        let mut payload = serde_json::Map::new();
-        payload.insert(
-            "transaction".into(),
-            json!(STANDARD.encode(transaction.serialize().unwrap())),
-        );
-        VerifyRequest::new(
-            PaymentPayload::new(requirements.clone().into(), payload),
-            requirements.clone(),
-        )
-    }
-
     fn source(&self) -> Pubkey {
         associated_token_address(&key_of(&self.payer), &self.mint, &self.token_program)
     }
@@ -220,7 +213,7 @@ fn reject(
     requirements: &PaymentRequirements,
     transaction: &Transaction,
 ) -> Rejection {
-    verify_offline(&world.request(requirements, transaction), &world.signers())
+    verify_offline(&verify_request(requirements, transaction), &world.signers())
         .expect_err("the payment should be refused")
 }
 
@@ -261,7 +254,7 @@ fn each_check_gives_its_reason() {
     let good = world.instructions(1000);
     assert!(
         verify_offline(
-            &world.request(&requirements, &world.signed(&good)),
+            &verify_request(&requirements, &world.signed(&good)),
             &world.signers()
         )
         .is_ok()
@@ -426,7 +419,7 @@ fn each_check_gives_its_reason() {
     let with_memo = world.requirements(Some("order-1"));
     assert!(
         verify_offline(
-            &world.request(&with_memo, &world.signed(&good)),
+            &verify_request(&with_memo, &world.signed(&good)),
             &world.signers()
         )
         .is_ok()
@@ -468,7 +461,7 @@ fn the_envelope_checks_come_first() {
         Reason::FeePayerNotManagedByFacilitator
     );
 
-    let mut request = world.request(&requirements, &transaction);
+    let mut request = verify_request(&requirements, &transaction);
     request
         .payment_payload
         .payload
@@ -480,7 +473,7 @@ fn the_envelope_checks_come_first() {
     );
     assert_eq!(rejection.to_verify_response().payer.as_deref(), Some(""));
 
-    let mut other_network = world.request(&requirements, &transaction);
+    let mut other_network = verify_request(&requirements, &transaction);
     other_network.payment_requirements.network =
         "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp".parse().unwrap();
     assert_eq!(
@@ -490,7 +483,7 @@ fn the_envelope_checks_come_first() {
         Reason::NetworkMismatch
     );
 
-    let mut other_scheme = world.request(&requirements, &transaction);
+    let mut other_scheme = verify_request(&requirements, &transaction);
     other_scheme.payment_requirements.scheme = "upto".into();
     assert_eq!(
         verify_offline(&other_scheme, &world.signers())
@@ -546,7 +539,7 @@ async fn verify_simulates_settle_submits_once() {
     let world = World::new(TOKEN_2022_PROGRAM);
     let facilitator = facilitator(&world);
     let requirements = world.requirements(None);
-    let request = world.request(&requirements, &world.signed(&world.instructions(1000)));
+    let request = verify_request(&requirements, &world.signed(&world.instructions(1000)));
 
     let verified = facilitator.verify_payment(&request).await.unwrap();
     assert!(verified.is_valid, "{verified:?}");
@@ -575,7 +568,7 @@ async fn an_expired_blockhash_or_an_empty_account_fails_simulation() {
     let facilitator = facilitator(&world);
     let requirements = world.requirements(None);
 
-    let request = world.request(&requirements, &world.signed(&world.instructions(1000)));
+    let request = verify_request(&requirements, &world.signed(&world.instructions(1000)));
     world.runtime.0.lock().unwrap().expire_blockhash();
     let verified = facilitator.verify_payment(&request).await.unwrap();
     assert!(!verified.is_valid);
@@ -592,7 +585,7 @@ async fn an_expired_blockhash_or_an_empty_account_fails_simulation() {
 
     let mut too_much = requirements.clone();
     too_much.amount = 2_000_000u64.into();
-    let request = world.request(&too_much, &world.signed(&world.instructions(2_000_000)));
+    let request = verify_request(&too_much, &world.signed(&world.instructions(2_000_000)));
     let verified = facilitator.verify_payment(&request).await.unwrap();
     assert_eq!(
         verified.invalid_reason,
@@ -668,7 +661,7 @@ fn variants_of_one_message_share_one_payment_id() {
     let world = World::new(TOKEN_PROGRAM);
     let requirements = world.requirements(None);
     let original = world.signed(&world.instructions(1000));
-    let id = t402_svm::verify::payment_id(&world.request(&requirements, &original)).unwrap();
+    let id = t402_svm::verify::payment_id(&verify_request(&requirements, &original)).unwrap();
 
     // The fee payer's slot filled by the client with anything, or by the fee payer itself: the
     // message is the same, so the id is.
@@ -678,7 +671,7 @@ fn variants_of_one_message_share_one_payment_id() {
     assert!(cosigned.sign(&world.fee_payer).unwrap());
     let facilitator = facilitator(&world);
     for variant in [&junk, &cosigned] {
-        let request = world.request(&requirements, variant);
+        let request = verify_request(&requirements, variant);
         assert_eq!(t402_svm::verify::payment_id(&request).as_ref(), Some(&id));
         assert_eq!(
             t402_svm::ExactSvmServer.payment_id(&request).as_ref(),
@@ -690,10 +683,10 @@ fn variants_of_one_message_share_one_payment_id() {
     // Another amount is another message, so another id; no transaction, no id.
     let other = world.signed(&world.instructions(999));
     assert_ne!(
-        t402_svm::verify::payment_id(&world.request(&requirements, &other)),
+        t402_svm::verify::payment_id(&verify_request(&requirements, &other)),
         Some(id)
     );
-    let mut empty = world.request(&requirements, &original);
+    let mut empty = verify_request(&requirements, &original);
     empty.payment_payload.payload.remove("transaction");
     assert_eq!(t402_svm::verify::payment_id(&empty), None);
 }

@@ -39,7 +39,10 @@ impl VerifyRequest {
     /// A request whose top-level version copies the payload's.
     pub fn new(payment_payload: PaymentPayload, payment_requirements: PaymentRequirements) -> Self {
         Self {
-            version: Some(ProtocolVersion::new(2, payment_payload.version_key)),
+            version: Some(ProtocolVersion::new(
+                crate::PROTOCOL_VERSION,
+                payment_payload.version_key,
+            )),
             payment_payload,
             payment_requirements,
             unknown: JsonObject::new(),

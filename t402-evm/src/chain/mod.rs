@@ -23,6 +23,7 @@ pub use rpc::{DEFAULT_RPC_TIMEOUT, RpcChain};
 
 /// A read-only call (`eth_call`) or a gas estimate (`eth_estimateGas`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CallRequest {
     /// The sender (`msg.sender`); `None` lets the node pick.
     pub from: Option<Address>,
@@ -57,11 +58,22 @@ impl CallRequest {
 
 /// Fees for an EIP-1559 transaction, in wei per gas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Fees {
     /// `maxFeePerGas`.
     pub max_fee_per_gas: u128,
     /// `maxPriorityFeePerGas`.
     pub max_priority_fee_per_gas: u128,
+}
+
+impl Fees {
+    /// EIP-1559 fees, in wei per gas.
+    pub fn new(max_fee_per_gas: u128, max_priority_fee_per_gas: u128) -> Self {
+        Self {
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+        }
+    }
 }
 
 /// A mined transaction's receipt: what settlement needs of it.

@@ -48,11 +48,23 @@ pub type AuthHeaders = Arc<dyn Fn(Endpoint) -> HeaderMap + Send + Sync>;
 /// Retries of `/supported` and `/verify` on HTTP 429 and connection errors. `/settle` is never
 /// retried blindly: a lost answer may hide a payment made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in all (1 = no retry).
     pub max_attempts: u32,
     /// Delay before the first retry; doubled each time.
     pub first_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// `max_attempts` in all (1 = no retry), the first retry after `first_delay`, doubled each
+    /// time.
+    pub fn new(max_attempts: u32, first_delay: Duration) -> Self {
+        Self {
+            max_attempts,
+            first_delay,
+        }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -105,9 +117,9 @@ impl HttpFacilitator {
         let mut base: Url = url
             .trim_end_matches('/')
             .parse()
-            .map_err(|_| HttpFacilitatorError::Url(url.to_string()))?;
+            .map_err(|_| HttpFacilitatorError::Url(url.to_owned()))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(HttpFacilitatorError::Url(url.to_string()));
+            return Err(HttpFacilitatorError::Url(url.to_owned()));
         }
         // `join` replaces the last segment unless the base ends with a slash.
         let path = format!("{}/", base.path().trim_end_matches('/'));

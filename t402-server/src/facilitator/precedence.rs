@@ -175,7 +175,7 @@ impl Facilitators {
         network: &str,
     ) -> Result<Option<OfferedKind>, FacilitatorError> {
         let snapshot = self.fresh().await?;
-        let key = (version, scheme.to_string(), network.to_string());
+        let key = (version, scheme.to_owned(), network.to_owned());
         let Some(&owner) = snapshot.owners.get(&key) else {
             return Ok(None);
         };

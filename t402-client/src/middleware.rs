@@ -1,4 +1,4 @@
-//! A reqwest-middleware 0.5 middleware that pays on 402 (feature `reqwest`).
+//! A reqwest-middleware 0.5 middleware that pays on 402 (feature `reqwest-middleware`).
 //!
 //! A [`SpendPolicy`] in the request's extensions (`reqwest_middleware::Extension`) replaces the
 //! payer's policy for that request. Requests with a streaming body cannot be sent twice and are

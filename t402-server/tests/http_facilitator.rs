@@ -98,6 +98,27 @@ async fn non_2xx_styles_of_other_facilitators_are_verdicts() {
 }
 
 #[tokio::test]
+async fn the_t402_error_shape_is_read_with_its_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/facilitator/settle"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_payload",
+            "message": "payload.signature is missing",
+            "code": "T402-3001",
+        })))
+        .mount(&server)
+        .await;
+    let settled = client(&server).settle(&request()).await.unwrap();
+    assert!(!settled.success);
+    assert_eq!(settled.error_reason, Some(Reason::InvalidPayload));
+    assert_eq!(
+        settled.error_message.as_deref(),
+        Some("payload.signature is missing")
+    );
+}
+
+#[tokio::test]
 async fn an_error_that_is_no_verdict_is_an_http_error() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -277,9 +277,14 @@ impl HttpFacilitator {
                 return Ok(answer);
             }
             if let Some(error) = value.get("error").and_then(Value::as_str) {
+                // Go style `"<reason>: <message>"`, or t402's `"error": reason` beside
+                // `"message"`.
                 let (reason, message) = match error.split_once(':') {
                     Some((reason, message)) => (reason.trim(), message.trim()),
-                    None => (error.trim(), ""),
+                    None => (
+                        error.trim(),
+                        value.get("message").and_then(Value::as_str).unwrap_or(""),
+                    ),
                 };
                 let reason = Reason::parse(reason);
                 if reason.code().is_some() {

@@ -2,7 +2,7 @@
 //!
 //! Requests carry a [`Full<Bytes>`] body so they can be sent again with the payment. The
 //! settlement [`Receipt`](crate::Receipt) of a paid request is put in the response's extensions;
-//! failures to pay come back as [`ClientError`] inside the boxed error.
+//! failures to pay come back as [`ClientError`](crate::ClientError) inside the boxed error.
 
 use std::fmt;
 use std::future::Future;

@@ -3,9 +3,11 @@
 use serde_json::Value;
 use t402_core::PaymentRequirements;
 
-/// The route requirement a payment's `accepted` names: equal scheme, network, amount, asset
-/// (case-insensitive for hex addresses) and payee, and an `extra` that does not contradict the
-/// route's (absent or empty is accepted; fields present on both must be equal).
+/// The route requirement a payment's `accepted` names, matched as strictly as the reference
+/// servers match it: equal scheme, network, amount and `maxTimeoutSeconds`, the same asset and
+/// payee (hex addresses without regard to case, anything else exactly), and an `extra` holding
+/// every field the offer's `extra` has, with the same value. Fields the offer does not have are
+/// the client's business; an absent `extra` is fine only when the offer has none.
 pub(crate) fn find_accepted<'a>(
     route: &'a [PaymentRequirements],
     accepted: &PaymentRequirements,
@@ -17,9 +19,10 @@ fn matches(ours: &PaymentRequirements, theirs: &PaymentRequirements) -> bool {
     ours.scheme == theirs.scheme
         && ours.network == theirs.network
         && ours.amount == theirs.amount
+        && ours.max_timeout_seconds == theirs.max_timeout_seconds
         && same_address(&ours.asset, &theirs.asset)
         && same_address(&ours.pay_to, &theirs.pay_to)
-        && compatible_extra(ours.extra.as_ref(), theirs.extra.as_ref())
+        && covers_extra(ours.extra.as_ref(), theirs.extra.as_ref())
 }
 
 /// Hex addresses compare without case (checksums); anything else (Solana base58) exactly.
@@ -31,17 +34,19 @@ fn same_address(a: &str, b: &str) -> bool {
     }
 }
 
-fn compatible_extra(ours: Option<&Value>, theirs: Option<&Value>) -> bool {
+/// Whether `theirs` carries every field of `ours` with the same value.
+fn covers_extra(ours: Option<&Value>, theirs: Option<&Value>) -> bool {
+    let offered = match ours {
+        Some(Value::Object(offered)) if !offered.is_empty() => offered,
+        // The offer has no extra: nothing to carry.
+        _ => return true,
+    };
     let Some(Value::Object(theirs)) = theirs else {
-        // Absent, null or not an object: nothing to contradict ours.
-        return true;
+        return false;
     };
-    let Some(Value::Object(ours)) = ours else {
-        return true;
-    };
-    theirs
+    offered
         .iter()
-        .all(|(key, value)| ours.get(key).is_none_or(|mine| mine == value))
+        .all(|(key, value)| theirs.get(key) == Some(value))
 }
 
 #[cfg(test)]
@@ -62,24 +67,43 @@ mod tests {
     }
 
     #[test]
-    fn accepted_matches_on_the_five_fields_and_tolerates_extra() {
-        let ours = vec![requirements(json!({"name": "USDC", "version": "2"}))];
-        assert!(find_accepted(&ours, &requirements(Value::Null)).is_some());
-        assert!(find_accepted(&ours, &requirements(json!({}))).is_some());
-        assert!(find_accepted(&ours, &requirements(json!({"name": "USDC"}))).is_some());
-        assert!(find_accepted(&ours, &requirements(json!({"name": "Other"}))).is_none());
+    fn accepted_matches_every_offered_field() {
+        let offered = json!({"name": "USDC", "version": "2"});
+        let ours = vec![requirements(offered.clone())];
+        assert!(find_accepted(&ours, &requirements(offered.clone())).is_some());
+        assert!(
+            find_accepted(
+                &ours,
+                &requirements(json!({"name": "USDC", "version": "2", "x": 1}))
+            )
+            .is_some(),
+            "fields the offer lacks are the client's"
+        );
+        for dropped in [
+            Value::Null,
+            json!({}),
+            json!({"name": "USDC"}),
+            json!({"name": "Other", "version": "2"}),
+        ] {
+            assert!(
+                find_accepted(&ours, &requirements(dropped.clone())).is_none(),
+                "{dropped}"
+            );
+        }
+        let bare = vec![requirements(Value::Null)];
+        assert!(find_accepted(&bare, &requirements(Value::Null)).is_some());
+        assert!(find_accepted(&bare, &requirements(json!({"a": 1}))).is_some());
 
-        let mut lower = requirements(Value::Null);
+        let mut lower = requirements(offered.clone());
         lower.pay_to = lower.pay_to.to_lowercase();
         lower.asset = lower.asset.to_lowercase();
         assert!(find_accepted(&ours, &lower).is_some());
 
-        let mut timeout = requirements(Value::Null);
-        timeout.max_timeout_seconds = 5;
-        assert!(
-            find_accepted(&ours, &timeout).is_some(),
-            "timeout is the server's business"
-        );
+        for seconds in [5, 61, 86_400] {
+            let mut timeout = requirements(offered.clone());
+            timeout.max_timeout_seconds = seconds;
+            assert!(find_accepted(&ours, &timeout).is_none(), "{seconds}");
+        }
 
         for change in [
             |r: &mut PaymentRequirements| r.amount = 1u64.into(),
@@ -92,7 +116,7 @@ mod tests {
                 r.asset = "0x0000000000000000000000000000000000000002".into()
             },
         ] {
-            let mut other = requirements(Value::Null);
+            let mut other = requirements(json!({"name": "USDC", "version": "2"}));
             change(&mut other);
             assert!(find_accepted(&ours, &other).is_none(), "{other:?}");
         }

@@ -100,17 +100,20 @@ impl RoutePattern {
         &self.text
     }
 
-    /// Whether the request `method` and raw `path` (query and fragment allowed) match.
+    /// Whether the request `method` and raw `path` (query and fragment allowed) match, under
+    /// any reading of the path a router may take (see [`RequestPath`]).
     pub fn matches(&self, method: &str, path: &str) -> bool {
-        let normalised = normalise_path(path);
-        let segments: Vec<&str> = split_path(&normalised).collect();
-        self.matches_segments(method, &segments)
+        let path = RequestPath::new(path);
+        path.readings()
+            .any(|segments| self.matches_segments(method, &segments))
     }
 
-    /// Whether `method` and the segments of an already normalised path match.
-    pub(crate) fn matches_segments(&self, method: &str, segments: &[&str]) -> bool {
+    /// Whether `method` and one reading of a request path match. A `GET` pattern also matches
+    /// `HEAD`: routers answer `HEAD` with the `GET` handler.
+    pub(crate) fn matches_segments<S: AsRef<str>>(&self, method: &str, segments: &[S]) -> bool {
         if let Some(expected) = &self.method
             && !expected.eq_ignore_ascii_case(method)
+            && !(expected == "GET" && method.eq_ignore_ascii_case("HEAD"))
         {
             return false;
         }
@@ -118,25 +121,58 @@ impl RoutePattern {
     }
 }
 
-/// The request path normalised, borrowed when it needs no change.
-pub(crate) fn normalised_request_path(path: &str) -> std::borrow::Cow<'_, str> {
-    if path.contains(['%', '\\', '?', '#']) || path.contains("//") {
-        std::borrow::Cow::Owned(normalise_path(path))
-    } else {
-        std::borrow::Cow::Borrowed(path)
-    }
+/// A request path as the layer matches it against priced routes.
+///
+/// Routers split the raw path at `/` and percent-decode each segment after (axum, matchit): a
+/// `%2F` or a `\` stays inside its segment, so `/report/a%2Fb` is `/report/:id` with
+/// `id = "a/b"`. Other stacks decode first (or read `\` as `/`) and split after. The layer prices
+/// a request when *any* of these readings matches a priced route, so no spelling of a path
+/// reaches a handler unpaid. Empty segments (`//`) are dropped and the query and fragment
+/// ignored in every reading.
+#[derive(Debug, Clone)]
+pub struct RequestPath<'a> {
+    raw: &'a str,
 }
 
-/// Splits a normalised path into its segments.
-pub(crate) fn segments_of(path: &str) -> Vec<&str> {
-    split_path(path).collect()
+impl<'a> RequestPath<'a> {
+    /// The path part of `path` (query and fragment cut).
+    pub fn new(path: &'a str) -> Self {
+        let end = path.find(['?', '#']).unwrap_or(path.len());
+        Self { raw: &path[..end] }
+    }
+
+    /// The segments as routers read them: split first, each segment decoded after.
+    pub fn segments(&self) -> Vec<std::borrow::Cow<'a, str>> {
+        split_path(self.raw).map(percent_decode).collect()
+    }
+
+    /// The segments as decoding-first stacks read them: decoded, `\` read as `/`, split after.
+    /// `None` when this reading is the same as [`segments`](Self::segments).
+    pub fn decoded_first(&self) -> Option<Vec<String>> {
+        if !self.raw.contains(['%', '\\']) {
+            return None;
+        }
+        let decoded = percent_decode(self.raw).replace('\\', "/");
+        Some(split_path(&decoded).map(str::to_owned).collect())
+    }
+
+    /// Every reading of the path, the routers' first.
+    pub fn readings(&self) -> impl Iterator<Item = Vec<std::borrow::Cow<'_, str>>> {
+        let alternative = self.decoded_first().map(|segments| {
+            segments
+                .into_iter()
+                .map(std::borrow::Cow::Owned)
+                .collect::<Vec<_>>()
+        });
+        std::iter::once(self.segments()).chain(alternative)
+    }
 }
 
 fn split_path(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|segment| !segment.is_empty())
 }
 
-fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
+fn match_segments<S: AsRef<str>>(pattern: &[Segment], path: &[S]) -> bool {
     match pattern.split_first() {
         None => path.is_empty(),
         Some((Segment::Wildcard, rest)) => {
@@ -145,7 +181,7 @@ fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
         Some((Segment::Param, rest)) => !path.is_empty() && match_segments(rest, &path[1..]),
         Some((Segment::Literal(literal), rest)) => {
             path.first()
-                .is_some_and(|segment| eq_lowercase(segment, literal))
+                .is_some_and(|segment| eq_lowercase(segment.as_ref(), literal))
                 && match_segments(rest, &path[1..])
         }
     }
@@ -160,24 +196,11 @@ fn eq_lowercase(segment: &str, lower: &str) -> bool {
     }
 }
 
-/// Normalises a request path: query and fragment removed, percent-decoded, `\` read as `/`,
-/// repeated `/` collapsed, trailing `/` dropped (the root stays `/`).
-pub fn normalise_path(path: &str) -> String {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
-    let decoded = percent_decode(&path[..end]).replace('\\', "/");
-    let mut out = String::with_capacity(decoded.len() + 1);
-    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
-        out.push('/');
-        out.push_str(segment);
+/// Decodes `%XX` escapes; malformed escapes are kept as written. Borrowed when there is none.
+fn percent_decode(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('%') {
+        return std::borrow::Cow::Borrowed(text);
     }
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
-}
-
-/// Decodes `%XX` escapes; malformed escapes are kept as written.
-fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -193,7 +216,7 @@ fn percent_decode(text: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn hex_value(byte: u8) -> Option<u8> {
@@ -238,15 +261,42 @@ mod tests {
         assert!(matches("*", "PATCH", "/anything/at/all"));
     }
 
+    fn segments(path: &str) -> Vec<String> {
+        RequestPath::new(path)
+            .segments()
+            .into_iter()
+            .map(|s| s.into_owned())
+            .collect()
+    }
+
     #[test]
-    fn request_paths_are_normalised() {
-        assert_eq!(normalise_path("//a///b/?q=1"), "/a/b");
-        assert_eq!(normalise_path("/a%2Fb"), "/a/b");
-        assert_eq!(normalise_path("\\a\\b"), "/a/b");
-        assert_eq!(normalise_path(""), "/");
-        assert_eq!(normalise_path("/%zz"), "/%zz");
+    fn request_paths_split_first_and_decode_each_segment() {
+        assert_eq!(segments("//a///b/?q=1"), ["a", "b"]);
+        // An encoded separator stays inside its segment, as routers read it.
+        assert_eq!(segments("/a%2Fb"), ["a/b"]);
+        assert_eq!(segments("/a\\b"), ["a\\b"]);
+        assert!(segments("").is_empty());
+        assert_eq!(segments("/%zz"), ["%zz"]);
+        // The decoding-first reading is kept as an alternative.
+        assert_eq!(
+            RequestPath::new("/a%2Fb").decoded_first(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(RequestPath::new("/a/b").decoded_first(), None);
         assert!(matches("GET /paid/report", "GET", "/paid//report/"));
         assert!(matches("GET /paid/report", "GET", "/paid/%72eport"));
+        // A parameter holding an encoded separator is still the parameter; the decoded-first
+        // reading also matches a pattern with more segments.
+        assert!(matches("GET /report/:id", "GET", "/report/a%2Fb"));
+        assert!(matches("GET /report/:id", "GET", "/report/a\\b"));
+        assert!(matches("GET /report/:id/raw", "GET", "/report/a%2Fraw"));
+    }
+
+    #[test]
+    fn get_patterns_price_head() {
+        assert!(matches("GET /weather", "HEAD", "/weather"));
+        assert!(!matches("POST /weather", "HEAD", "/weather"));
+        assert!(!matches("HEAD /weather", "GET", "/weather"));
     }
 
     #[test]

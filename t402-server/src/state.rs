@@ -14,7 +14,7 @@ use crate::error::ConfigError;
 use crate::facilitator::Facilitators;
 use crate::hooks::PaymentHooks;
 use crate::paywall::Paywall;
-use crate::route::{RoutePattern, normalised_request_path, segments_of};
+use crate::route::{RequestPath, RoutePattern};
 
 /// A fixed route's requirements and the `/supported` generation they were built from.
 pub(crate) type BuiltRequirements = (u64, Arc<Vec<PaymentRequirements>>);
@@ -69,11 +69,20 @@ impl LayerState {
         if self.routes.is_empty() {
             return None;
         }
-        let path = normalised_request_path(path);
-        let segments = segments_of(&path);
-        self.routes
+        let path = RequestPath::new(path);
+        let segments = path.segments();
+        if let Some(index) = self
+            .routes
             .iter()
             .position(|priced| priced.pattern.matches_segments(method, &segments))
+        {
+            return Some(index);
+        }
+        // Another stack's reading of the path must not escape the price either.
+        let decoded = path.decoded_first()?;
+        self.routes
+            .iter()
+            .position(|priced| priced.pattern.matches_segments(method, &decoded))
     }
 
     /// The server mechanism for `scheme` on `network` (protocol v2).

@@ -280,7 +280,7 @@ mod tests {
         // The decoding-first reading is kept as an alternative.
         assert_eq!(
             RequestPath::new("/a%2Fb").decoded_first(),
-            Some(vec!["a".to_string(), "b".to_string()])
+            Some(vec!["a".to_owned(), "b".to_owned()])
         );
         assert_eq!(RequestPath::new("/a/b").decoded_first(), None);
         assert!(matches("GET /paid/report", "GET", "/paid//report/"));

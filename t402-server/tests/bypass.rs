@@ -89,7 +89,8 @@ async fn bent_payment(
 async fn an_accepted_that_bends_the_offer_is_refused() {
     let world = World::new();
     let app = world.app(world.builder_with(world.facilitator.clone()));
-    let bends: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Bend = fn(&mut serde_json::Value);
+    let bends: [(&str, Bend); 4] = [
         ("a longer maxTimeoutSeconds", |a| {
             a["maxTimeoutSeconds"] = serde_json::json!(86_400)
         }),

@@ -21,6 +21,26 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default limit on a response body the client reads.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// The redirect policy for requests carrying a payment: redirects are followed within the
+/// origin (scheme, host and port) of the request, at most 10; a redirect to another origin is
+/// not followed and its response is returned as it came.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > 10 {
+            return attempt.error("too many redirects");
+        }
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// Why a response body could not be read.
 enum BodyError {
     Transport(reqwest::Error),
@@ -80,6 +100,8 @@ impl Default for TransportRetry {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// Sends paid requests: follows redirects within the request's origin only.
+    paid_http: reqwest::Client,
     payer: Arc<Payer>,
     timeout: Duration,
     retry: TransportRetry,
@@ -104,6 +126,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     retry: TransportRetry,
     http: Option<reqwest::Client>,
+    paid_http: Option<reqwest::Client>,
     max_body_bytes: usize,
 }
 
@@ -133,22 +156,37 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this reqwest client for the HTTP exchanges.
+    /// Uses this reqwest client for the unpaid exchanges.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
     }
 
+    /// Uses this reqwest client for the requests that carry a payment. Give it
+    /// [`same_origin_redirects`] (or no redirects): a payment header must never follow a
+    /// redirect to another origin. By default the client builds one with that policy.
+    pub fn paid_http_client(mut self, http: reqwest::Client) -> Self {
+        self.paid_http = Some(http);
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, ClientError> {
+        let failed = |err: reqwest::Error| ClientError::Transport(Box::new(err));
         let http = match self.http {
             Some(http) => http,
+            None => reqwest::Client::builder().build().map_err(failed)?,
+        };
+        let paid_http = match self.paid_http {
+            Some(http) => http,
             None => reqwest::Client::builder()
+                .redirect(same_origin_redirects())
                 .build()
-                .map_err(|err| ClientError::Transport(Box::new(err)))?,
+                .map_err(failed)?,
         };
         Ok(Client {
             http,
+            paid_http,
             payer: Arc::new(self.payer),
             timeout: self.timeout,
             retry: self.retry,
@@ -165,6 +203,7 @@ impl Client {
             timeout: DEFAULT_TIMEOUT,
             retry: TransportRetry::default(),
             http: None,
+            paid_http: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -207,7 +246,8 @@ impl Client {
         self.request(Method::DELETE, url)
     }
 
-    /// One exchange, with the transport retries of idempotent methods.
+    /// One exchange, with the transport retries of idempotent methods; a request carrying a
+    /// payment goes through the client that never redirects to another origin.
     async fn exchange(
         &self,
         method: &Method,
@@ -227,10 +267,12 @@ impl Client {
         let mut delay = self.retry.first_delay;
         let mut attempt = 1;
         loop {
-            let mut request = self
-                .http
-                .request(method.clone(), url)
-                .headers(headers.clone());
+            let http = if carries_payment(headers) {
+                &self.paid_http
+            } else {
+                &self.http
+            };
+            let mut request = http.request(method.clone(), url).headers(headers.clone());
             if let Some(body) = body {
                 request = request.body(body.clone());
             }

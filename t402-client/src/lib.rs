@@ -54,7 +54,9 @@ pub mod policy;
 pub mod tower;
 
 #[cfg(feature = "client")]
-pub use client::{Client, ClientBuilder, PaidResponse, RequestBuilder, TransportRetry};
+pub use client::{
+    Client, ClientBuilder, PaidResponse, RequestBuilder, TransportRetry, same_origin_redirects,
+};
 pub use error::ClientError;
 pub use hooks::{NoPayHooks, PayDecision, PayHooks};
 pub use ledger::{Budget, OverBudget, Reservation};

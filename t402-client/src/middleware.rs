@@ -4,6 +4,11 @@
 //! payer's policy for that request. Requests with a streaming body cannot be sent twice and are
 //! not paid for. The receipt of a paid request is left in the extensions as a
 //! [`Receipt`](crate::Receipt).
+//!
+//! The middleware sends the paid request through the reqwest client it wraps, with that
+//! client's redirect policy. Build that client with
+//! [`same_origin_redirects`](crate::same_origin_redirects) (or no redirects), so a payment header
+//! never follows a redirect to another origin (reqwest's default policy follows any).
 
 use std::fmt;
 use std::sync::Arc;

@@ -32,8 +32,9 @@ pub struct Challenge {
     offers: Vec<PaymentRequirements>,
     /// v2: the offers' JSON as sent (echoed verbatim in `accepted`), and the challenge.
     v2: Option<(PaymentRequired, Vec<Value>)>,
-    /// v1: the challenge.
-    v1: Option<PaymentRequiredV1>,
+    /// v1: the challenge, and for each offer in `offers` its index in the challenge's
+    /// `accepts` (offers on networks this client does not know are left out of `offers`).
+    v1: Option<(PaymentRequiredV1, Vec<usize>)>,
 }
 
 impl Challenge {
@@ -51,7 +52,7 @@ impl Challenge {
     pub fn error(&self) -> Option<&str> {
         match (&self.v2, &self.v1) {
             (Some((required, _)), _) => required.error.as_deref(),
-            (_, Some(v1)) => v1.error.as_deref(),
+            (_, Some((v1, _))) => v1.error.as_deref(),
             _ => None,
         }
     }
@@ -184,16 +185,22 @@ impl Payer {
             .codec
             .decode_v1_body(body)
             .map_err(|err| ClientError::MalformedChallenge(err.to_string()))?;
-        let offers = v1
+        let (offers, positions) = v1
             .accepts
             .iter()
-            .filter_map(|offer| offer.to_v2().ok().map(|(requirements, _)| requirements))
-            .collect();
+            .enumerate()
+            .filter_map(|(position, offer)| {
+                offer
+                    .to_v2()
+                    .ok()
+                    .map(|(requirements, _)| (requirements, position))
+            })
+            .unzip();
         Ok(Challenge {
             version: 1,
             offers,
             v2: None,
-            v1: Some(v1),
+            v1: Some((v1, positions)),
         })
     }
 
@@ -230,7 +237,7 @@ impl Payer {
             }
         }
         if challenge.version == 1
-            && let Some(v1) = &challenge.v1
+            && let Some((v1, _)) = &challenge.v1
             && v1.accepts.len() != offers.len()
         {
             refusals.push(Refusal {
@@ -286,8 +293,10 @@ impl Payer {
                 payment.extensions = signed.extensions.or_else(|| required.extensions.clone());
                 (PAYMENT_SIGNATURE_HEADER, encode_header(&payment))
             }
-            (_, Some(v1)) => {
-                let network = v1.accepts[chosen].network.clone();
+            (_, Some((v1, positions))) => {
+                // `chosen` indexes the known offers; the v1 network name is the one of the
+                // same offer in the challenge as sent.
+                let network = v1.accepts[positions[chosen]].network.clone();
                 let payment = PaymentPayloadV1::new(offer.scheme.clone(), network, signed.payload);
                 (X_PAYMENT_HEADER, encode_header(&payment))
             }
@@ -319,11 +328,10 @@ impl Payer {
             offer, reservation, ..
         } = payment;
         let receipt = self.read_receipt(headers).and_then(Result::ok);
+        // The signed authorization stays valid until it expires, whatever the status says: it
+        // stays counted unless a receipt says settlement failed.
         match (&receipt, reservation) {
-            // A failed handler is not settled by t402 or reference servers.
-            (None, Some(reservation)) if status.is_client_error() || status.is_server_error() => {
-                drop(reservation)
-            }
+            (Some(settled), Some(reservation)) if !settled.success => drop(reservation),
             (_, Some(reservation)) => reservation.keep(),
             (_, None) => {}
         }
@@ -332,8 +340,13 @@ impl Payer {
     }
 
     /// Why the server refused a payment (a 402 or 412 answer to the paid request): settlement
-    /// failed (with its receipt) or verification refused it. Nothing was charged, so the
-    /// reservation is given back.
+    /// failed (with its receipt) or verification refused it.
+    ///
+    /// The budget is given back only on a receipt saying settlement failed. A bare refusal is the
+    /// server's word alone while the signed authorization stays valid until it expires (a
+    /// dishonest server could collect authorizations that way), and a `*_nonce_already_used`
+    /// refusal of our own fresh payment means it was already spent (a transport retry of a
+    /// request the server had settled): both stay counted.
     pub async fn refusal(
         &self,
         payment: PreparedPayment,
@@ -344,10 +357,21 @@ impl Payer {
         let PreparedPayment {
             offer, reservation, ..
         } = payment;
-        drop(reservation);
         if let Some(Ok(settled)) = self.read_receipt(headers) {
+            let spent = settled.success
+                || settled
+                    .error_reason
+                    .as_ref()
+                    .is_some_and(|reason| reason.as_str().ends_with("nonce_already_used"));
+            match reservation {
+                Some(reservation) if spent => reservation.keep(),
+                other => drop(other),
+            }
             self.hooks.after_pay(&offer, Some(&settled)).await;
             return ClientError::SettlementFailed(Box::new(settled));
+        }
+        if let Some(reservation) = reservation {
+            reservation.keep();
         }
         let reason = self
             .read_challenge(headers, body)

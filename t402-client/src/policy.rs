@@ -50,7 +50,13 @@ pub struct SpendPolicy {
     preference: Vec<Network>,
     budget: Option<Arc<Budget>>,
     unlimited: bool,
+    max_timeout_seconds: u64,
 }
+
+/// The longest validity (`maxTimeoutSeconds`) the default policy signs: the reference servers
+/// offer 60 to 300 seconds. A signed authorization can be settled until it expires, so a server
+/// must not choose an unbounded one.
+pub const DEFAULT_MAX_TIMEOUT_SECONDS: u64 = 600;
 
 impl Default for SpendPolicy {
     fn default() -> Self {
@@ -64,6 +70,7 @@ impl Default for SpendPolicy {
             preference: Vec::new(),
             budget: None,
             unlimited: false,
+            max_timeout_seconds: DEFAULT_MAX_TIMEOUT_SECONDS,
         }
     }
 }
@@ -186,8 +193,21 @@ impl SpendPolicy {
         })
     }
 
+    /// Refuses offers whose signed payment would stay valid longer than `seconds` (default
+    /// [`DEFAULT_MAX_TIMEOUT_SECONDS`]).
+    pub fn max_timeout_seconds(mut self, seconds: u64) -> Self {
+        self.max_timeout_seconds = seconds;
+        self
+    }
+
     /// Checks one offer; `Err` says why it is refused.
     pub fn check(&self, requirements: &PaymentRequirements) -> Result<(), String> {
+        if requirements.max_timeout_seconds > self.max_timeout_seconds {
+            return Err(format!(
+                "maxTimeoutSeconds {} is above the policy's {}",
+                requirements.max_timeout_seconds, self.max_timeout_seconds
+            ));
+        }
         if let Some(networks) = &self.networks
             && !networks.contains(&requirements.network)
         {

@@ -13,6 +13,8 @@ pub(crate) mod exit {
     pub(crate) const NOT_PAID: i32 = 3;
     /// The server refused the payment, or settlement failed.
     pub(crate) const REFUSED: i32 = 4;
+    /// `pay`: the final answer is not a success (status not 2xx); the response is printed.
+    pub(crate) const FAILED_ANSWER: i32 = 5;
 }
 
 /// A failure of the tool.

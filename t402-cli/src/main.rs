@@ -117,7 +117,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 networks,
                 assets,
             };
-            print!("{}", pay::pay(&url, key, &options).await?);
+            let outcome = pay::pay(&url, key, &options).await?;
+            print!("{}", outcome.text);
+            if !outcome.success {
+                return Err(CliError::new(
+                    exit::FAILED_ANSWER,
+                    "the final answer is not a success (the response is printed above)",
+                ));
+            }
         }
         Command::Facilitator { config } => facilitator::serve(&config).await?,
     }
@@ -133,7 +140,16 @@ async fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    // Usage errors exit with the "invalid input" code, not clap's 2 (which means "could not be
+    // reached" here); help and version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { exit::INPUT } else { 0 };
+            let _ = err.print();
+            std::process::exit(code);
+        }
+    };
     if let Err(err) = run(cli).await {
         eprintln!("{}", err.line());
         std::process::exit(err.code);

@@ -43,12 +43,21 @@ pub(crate) struct PayOptions {
     pub(crate) assets: Vec<(Network, String, u8)>,
 }
 
+/// What `pay` prints, and whether the final answer was a success (2xx).
+#[derive(Debug)]
+pub(crate) struct PayOutcome {
+    /// The status line, the payment and receipt, the body.
+    pub(crate) text: String,
+    /// Whether the final status is 2xx.
+    pub(crate) success: bool,
+}
+
 /// Pays for `url` and describes the response and its receipt.
 pub(crate) async fn pay(
     url: &str,
     key: PrivateKeySigner,
     options: &PayOptions,
-) -> Result<String, CliError> {
+) -> Result<PayOutcome, CliError> {
     let bad = |err: t402_core::PriceError| CliError::new(exit::INPUT, format!("--max: {err}"));
     let mut policy = SpendPolicy::new()
         .max_usd_per_request(&options.max)
@@ -90,5 +99,8 @@ pub(crate) async fn pay(
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    Ok(out)
+    Ok(PayOutcome {
+        text: out,
+        success: response.status().is_success(),
+    })
 }

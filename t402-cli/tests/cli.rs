@@ -89,6 +89,47 @@ fn a_bad_value_is_one_line_with_a_code_and_exit_1() {
 }
 
 #[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    for args in [
+        &["--no-such-flag"][..],
+        &["pay"][..],
+        &["decode", "a", "b"][..],
+        &["no-such-command"][..],
+    ] {
+        let output = t402().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?}");
+    }
+    let help = t402().arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("pay"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pay_exits_non_zero_when_the_final_answer_is_an_error() {
+    // An unpriced route that fails: nothing is paid, the answer is printed, the exit code says so.
+    let app = axum::Router::new().route(
+        "/broken",
+        axum::routing::get(|| async { (axum::http::StatusCode::BAD_GATEWAY, "upstream down") }),
+    );
+    let base = t402_testkit::serve(app).await;
+    let key = key_hex(&PrivateKeySigner::random());
+    let output = tokio::task::spawn_blocking(move || {
+        t402()
+            .args(["pay", &format!("{base}/broken")])
+            .env("T402_PRIVATE_KEY", key)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(5));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("502 "), "{stdout}");
+    assert!(stdout.contains("upstream down"), "{stdout}");
+}
+
+#[test]
 fn pay_never_reads_a_key_from_arguments() {
     let output = t402()
         .args(["pay", "http://127.0.0.1:1/x"])

@@ -113,20 +113,85 @@ impl Paywall {
                 )
             })
             .collect();
-        let json = serde_json::to_string(required)
-            .unwrap_or_default()
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026");
+        let json = serde_json::to_string(required).unwrap_or_default();
         let description = required.resource.description.clone().unwrap_or_default();
-        self.template
-            .replace("{{title}}", &escape_html(&self.title))
-            .replace("{{logo}}", &logo)
-            .replace("{{description}}", &escape_html(&description))
-            .replace("{{resource}}", &escape_html(&required.resource.url))
-            .replace("{{offers}}", &items)
-            .replace("{{payment_required_json}}", &json)
+        render_template(&self.template, |name| match name {
+            "title" => Some(Value::Text(&self.title)),
+            "logo" => Some(Value::Markup(&logo)),
+            "description" => Some(Value::Text(&description)),
+            "resource" => Some(Value::Text(&required.resource.url)),
+            "offers" => Some(Value::Markup(&items)),
+            "payment_required_json" => Some(Value::Json(&json)),
+            _ => None,
+        })
     }
+}
+
+/// What a placeholder stands for.
+enum Value<'a> {
+    /// Text from the request or the configuration: escaped for where it lands.
+    Text(&'a str),
+    /// Markup the layer built with its parts already escaped.
+    Markup(&'a str),
+    /// A JSON document.
+    Json(&'a str),
+}
+
+/// Fills `{{name}}` placeholders in one pass: a value is never searched for placeholders again,
+/// so a request-controlled value (the resource URL) cannot bring one in. Each value is escaped for
+/// the context it lands in: inside a `<script>` element, JSON with `<`, `>`, `&` and the line
+/// separators escaped (text values as the contents of a JSON string); elsewhere, HTML-escaped
+/// (safe in element content and in quoted attribute values). Unknown placeholders stay as
+/// written.
+fn render_template<'a>(template: &str, value_of: impl Fn(&str) -> Option<Value<'a>>) -> String {
+    let mut out = String::with_capacity(template.len() + 1024);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(length) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        let name = &rest[start + 2..start + 2 + length];
+        out.push_str(&rest[..start]);
+        let in_script = inside_script(&out);
+        match value_of(name.trim()) {
+            Some(Value::Text(text)) if in_script => out.push_str(&script_string(text)),
+            Some(Value::Text(text)) => out.push_str(&escape_html(text)),
+            Some(Value::Markup(markup)) => out.push_str(markup),
+            Some(Value::Json(json)) if in_script => out.push_str(&script_json(json)),
+            Some(Value::Json(json)) => out.push_str(&escape_html(json)),
+            None => out.push_str(&rest[start..start + 4 + length]),
+        }
+        rest = &rest[start + 4 + length..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether the end of `html` is inside a `<script>` element.
+fn inside_script(html: &str) -> bool {
+    let lower = html.to_ascii_lowercase();
+    match (lower.rfind("<script"), lower.rfind("</script")) {
+        (Some(open), Some(close)) => open > close,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// JSON made safe inside a `<script>` element: nothing in it can close the element or start
+/// markup.
+fn script_json(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// Text as the contents of a JSON (and JavaScript) string inside a `<script>` element.
+fn script_string(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    let inner = &quoted[1..quoted.len() - 1];
+    script_json(&inner.replace('\'', "\\u0027"))
 }
 
 /// Escapes text for HTML element content and attribute values.

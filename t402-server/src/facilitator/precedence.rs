@@ -14,14 +14,19 @@ use t402_core::{Facilitator, FacilitatorError, SettleResponse, SupportedResponse
 /// How long `/supported` answers are kept by default.
 pub const DEFAULT_SUPPORTED_TTL: Duration = Duration::from_secs(300);
 
+/// How long an expired `/supported` answer is still served by default when the facilitators
+/// cannot be asked again.
+pub const DEFAULT_STALE_FOR: Duration = Duration::from_secs(600);
+
 /// (version, scheme, network), the order of every kind look-up.
 type KindKey = (u32, String, String);
 
 /// What the facilitators said in `/supported`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Snapshot {
     generation: u64,
-    fetched_at: Instant,
+    /// When the answer is to be read again.
+    expires_at: Instant,
     /// Each facilitator's answer, `None` when it failed.
     answers: Vec<Option<SupportedResponse>>,
     /// Which facilitator owns each kind.
@@ -44,9 +49,13 @@ pub struct OfferedKind {
 pub struct Facilitators {
     entries: Vec<Arc<dyn Facilitator>>,
     ttl: Duration,
+    stale_for: Duration,
     snapshot: Mutex<Option<Arc<Snapshot>>>,
+    /// Held while `/supported` is fetched: one fetch at a time.
     refreshing: tokio::sync::Mutex<()>,
     generations: std::sync::atomic::AtomicU64,
+    /// When the last fetch failed and why, so a caller that waited for it does not fetch again.
+    last_failure: Mutex<Option<(Instant, String)>>,
 }
 
 impl fmt::Debug for Facilitators {
@@ -64,10 +73,20 @@ impl Facilitators {
         Self {
             entries,
             ttl: DEFAULT_SUPPORTED_TTL,
+            stale_for: DEFAULT_STALE_FOR,
             snapshot: Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
             generations: std::sync::atomic::AtomicU64::new(0),
+            last_failure: Mutex::new(None),
         }
+    }
+
+    /// Sets how long an expired answer is still served while the facilitators cannot be asked
+    /// again (default [`DEFAULT_STALE_FOR`]; zero serves no stale answer).
+    #[must_use]
+    pub fn with_stale_for(mut self, stale_for: Duration) -> Self {
+        self.stale_for = stale_for;
+        self
     }
 
     /// Sets how long `/supported` answers are kept.
@@ -94,18 +113,29 @@ impl Facilitators {
             .clone()
     }
 
-    /// Forgets the cached answers, so the next lookup asks again.
+    /// Marks the cached answers expired, so the next lookup asks again (they stay available as
+    /// the stale fallback).
     pub fn invalidate(&self) {
-        *self
+        let mut slot = self
             .snapshot
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = None;
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some(current) = slot.as_ref() {
+            let mut expired = Snapshot::clone(current);
+            expired.expires_at = expired.expires_at.min(Instant::now());
+            *slot = Some(Arc::new(expired));
+        }
     }
 
-    /// Asks every facilitator for `/supported`, in order. Fails only when all fail (with the
-    /// last error).
+    /// Asks every facilitator for `/supported`, in order, now. Fails only when all fail (with
+    /// the last error).
     pub async fn refresh(&self) -> Result<(), FacilitatorError> {
         let _single_flight = self.refreshing.lock().await;
+        self.fetch().await.map(|_| ())
+    }
+
+    /// Fetches and stores the answers; the caller holds `refreshing`.
+    async fn fetch(&self) -> Result<Arc<Snapshot>, FacilitatorError> {
         let mut answers = Vec::with_capacity(self.entries.len());
         let mut last_error = None;
         for facilitator in &self.entries {
@@ -119,9 +149,15 @@ impl Facilitators {
             }
         }
         if answers.iter().all(Option::is_none) {
-            return Err(last_error.unwrap_or_else(|| {
+            let err = last_error.unwrap_or_else(|| {
                 FacilitatorError::Unavailable("no facilitator is configured".into())
-            }));
+            });
+            *self
+                .last_failure
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()) =
+                Some((Instant::now(), err.to_string()));
+            return Err(err);
         }
         let mut owners = HashMap::new();
         for (index, answer) in answers.iter().enumerate() {
@@ -135,30 +171,60 @@ impl Facilitators {
                     .or_insert(index);
             }
         }
-        *self
-            .snapshot
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = Some(Arc::new(Snapshot {
+        let snapshot = Arc::new(Snapshot {
             generation: self
                 .generations
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 + 1,
-            fetched_at: Instant::now(),
+            expires_at: Instant::now() + self.ttl,
             answers,
             owners,
-        }));
-        Ok(())
+        });
+        *self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = Some(snapshot.clone());
+        Ok(snapshot)
     }
 
+    /// The cached answers when still fresh.
+    fn fresh_snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.current()
+            .filter(|snapshot| snapshot.expires_at > Instant::now())
+    }
+
+    /// The cached answers, fetched again when expired: one fetch however many callers wait (a
+    /// waiter re-checks once it gets its turn, and does not fetch again after a fetch that failed
+    /// while it waited). When fetching fails, the last good answer is served until it is
+    /// [`with_stale_for`](Self::with_stale_for) past its expiry.
     async fn fresh(&self) -> Result<Arc<Snapshot>, FacilitatorError> {
-        if let Some(snapshot) = self.current()
-            && snapshot.fetched_at.elapsed() < self.ttl
-        {
+        if let Some(snapshot) = self.fresh_snapshot() {
             return Ok(snapshot);
         }
-        self.refresh().await?;
-        self.current()
-            .ok_or_else(|| FacilitatorError::Unavailable("no /supported answer".into()))
+        let waiting_since = Instant::now();
+        let _single_flight = self.refreshing.lock().await;
+        if let Some(snapshot) = self.fresh_snapshot() {
+            return Ok(snapshot);
+        }
+        let failed_meanwhile = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .as_ref()
+            .filter(|(at, _)| *at >= waiting_since)
+            .map(|(_, message)| message.clone());
+        let result = match failed_meanwhile {
+            // A fetch ended in failure while this caller waited: its failure stands.
+            Some(message) => Err(FacilitatorError::Unavailable(message.into())),
+            None => self.fetch().await,
+        };
+        result.or_else(|err| match self.current() {
+            Some(stale) if Instant::now() < stale.expires_at + self.stale_for => {
+                tracing::warn!(error = %err, "serving the last /supported answer");
+                Ok(stale)
+            }
+            _ => Err(err),
+        })
     }
 
     /// A number that changes each time `/supported` is read again (so what was derived from it

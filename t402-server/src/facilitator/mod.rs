@@ -11,4 +11,4 @@ pub use http::{
     AuthHeaders, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SETTLE_TIMEOUT, Endpoint, HttpFacilitator,
     HttpFacilitatorError, RetryPolicy,
 };
-pub use precedence::{DEFAULT_SUPPORTED_TTL, Facilitators, OfferedKind};
+pub use precedence::{DEFAULT_STALE_FOR, DEFAULT_SUPPORTED_TTL, Facilitators, OfferedKind};

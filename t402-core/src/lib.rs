@@ -34,7 +34,8 @@
 //! - [`wire`]: the messages; [`codec`]: base64 header encoding and strict decoding; [`json`]:
 //!   duplicate-key-refusing JSON reading.
 //! - [`network`], [`amount`], [`price`], [`asset`]: identifiers and money.
-//! - [`reason`]: reason strings and their stable `T402-NNNN` codes.
+//! - [`reason`]: reason strings and their stable `T402-NNNN` codes; [`redact`]: URLs cut out of
+//!   messages (API keys).
 //! - [`mechanism`], [`registry`], [`facilitator`]: the extension points and the in-process
 //!   facilitator; [`error`]: the error and future types they share.
 //! - [`settlement`]: payment ids and the settlement-record store (replay guard, idempotent
@@ -51,6 +52,7 @@ pub mod mechanism;
 pub mod network;
 pub mod price;
 pub mod reason;
+pub mod redact;
 pub mod registry;
 pub mod settlement;
 pub mod version;

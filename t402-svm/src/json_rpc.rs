@@ -45,7 +45,7 @@ impl SolanaJsonRpc {
     pub fn new(url: &str) -> Result<Self, RpcError> {
         let url: reqwest::Url = url
             .parse()
-            .map_err(|_| RpcError::Unavailable(format!("invalid RPC URL: {url}")))?;
+            .map_err(|err| RpcError::Unavailable(format!("invalid RPC URL: {err}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(RpcError::Unavailable(
                 "RPC URL must be http or https".into(),
@@ -75,11 +75,11 @@ impl SolanaJsonRpc {
                 .json(&body)
                 .send()
                 .await
-                .map_err(|err| RpcError::Unavailable(err.to_string()))?;
+                .map_err(|err| RpcError::Unavailable(err.without_url().to_string()))?;
             response
                 .json::<Value>()
                 .await
-                .map_err(|err| RpcError::Unavailable(err.to_string()))
+                .map_err(|err| RpcError::Unavailable(err.without_url().to_string()))
         };
         let answer = tokio::time::timeout(self.timeout, exchange)
             .await

@@ -113,3 +113,20 @@ async fn node_errors_and_silence_are_typed() {
     );
     assert!(!shown.contains("SECRET"), "{shown}");
 }
+
+#[tokio::test]
+async fn an_unreachable_node_error_does_not_quote_the_url() {
+    let rpc =
+        t402_svm::json_rpc::SolanaJsonRpc::new("http://127.0.0.1:1/SECRETKEY9?api-key=SECRETQ")
+            .unwrap();
+    let err = t402_svm::rpc::SolanaRpc::latest_blockhash(&rpc)
+        .await
+        .unwrap_err();
+    for text in [err.to_string(), format!("{err:?}"), format!("{rpc:?}")] {
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+    let err = t402_svm::json_rpc::SolanaJsonRpc::new("ftp://x/SECRETKEY9").unwrap_err();
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+    let err = t402_svm::json_rpc::SolanaJsonRpc::new("http://[bad/SECRETKEY9").unwrap_err();
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+}

@@ -11,6 +11,8 @@
 
 #[cfg(feature = "rpc")]
 mod rpc;
+#[cfg(feature = "rpc")]
+mod transport;
 
 use std::fmt;
 

@@ -61,9 +61,12 @@ impl RpcChain {
             ),
             None => format!("{}://{}", parsed.scheme(), parsed.host_str().unwrap_or("")),
         };
+        let is_local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let client =
+            alloy_rpc_client::RpcClient::new(super::transport::KeyedHttp::new(parsed), is_local);
         let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
-            .connect_http(parsed);
+            .connect_client(client);
         Ok(Self {
             provider,
             chain_id,
@@ -151,9 +154,11 @@ fn map_error(err: TransportError) -> ChainError {
                 message,
             }
         }
+        // Transport errors quote the URL they failed on, and RPC URLs carry API keys: only the
+        // redacted text is kept, never the error itself.
         _ => ChainError::Transport {
-            message: err.to_string(),
-            source: Some(Box::new(err)),
+            message: t402_core::redact::redact_urls(&err.to_string()).into_owned(),
+            source: None,
         },
     }
 }

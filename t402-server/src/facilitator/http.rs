@@ -202,14 +202,17 @@ impl HttpFacilitator {
             Err(_) => return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout))),
             Ok(Err(err)) if err.is_connect() => {
                 return Err(Attempt::Retryable(FacilitatorError::Unavailable(Box::new(
-                    err,
+                    err.without_url(),
                 ))));
             }
             Ok(Err(err)) if err.is_timeout() => {
                 return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout)));
             }
+            // The facilitator's URL may carry a key: errors never quote it.
             Ok(Err(err)) => {
-                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(err))));
+                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(
+                    err.without_url(),
+                ))));
             }
             Ok(Ok(response)) => response,
         };
@@ -217,7 +220,9 @@ impl HttpFacilitator {
         let body = match tokio::time::timeout(timeout, response.bytes()).await {
             Err(_) => return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout))),
             Ok(Err(err)) => {
-                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(err))));
+                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(
+                    err.without_url(),
+                ))));
             }
             Ok(Ok(body)) => body,
         };

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolConstructor};
 use common::*;
@@ -404,12 +405,13 @@ async fn an_erc1271_wallet_pays() {
 }
 
 /// A payment from a wallet of `owner` not yet deployed (funded at its CREATE2 address), with an
-/// ERC-6492 signature made by `signer`. Returns the request and the wallet's address.
+/// ERC-6492 signature made by `signer`. Returns the request, the wallet's address and the
+/// factory's.
 async fn counterfactual_payment(
     world: &World,
     owner: &PrivateKeySigner,
     signer: &PrivateKeySigner,
-) -> (VerifyRequest, Address) {
+) -> (VerifyRequest, Address, Address) {
     let factory = world
         .devnet
         .deploy(TestContract::WalletFactory.creation_code())
@@ -441,14 +443,14 @@ async fn counterfactual_payment(
         .abi_encode(),
     );
     let request = request_with(&requirements, auth, wrap_erc6492(&deployment, &inner));
-    (request, wallet)
+    (request, wallet, factory)
 }
 
 #[tokio::test]
 async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deployed() {
     let world = World::new();
     let owner = PrivateKeySigner::random();
-    let (request, wallet) = counterfactual_payment(&world, &owner, &owner).await;
+    let (request, wallet, factory) = counterfactual_payment(&world, &owner, &owner).await;
 
     let facilitator = world.facilitator();
     let verified = verify(&facilitator, &request).await;
@@ -462,7 +464,7 @@ async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deplo
     );
     assert!(world.devnet.code(wallet).await.unwrap().is_empty());
 
-    let deploying = world.facilitator().with_erc6492_deployment(true);
+    let deploying = world.facilitator().with_erc6492_factories([factory]);
     let settled = deploying.settle_payment(&request).await;
     assert!(settled.success, "{settled:?}");
     assert!(!world.devnet.code(wallet).await.unwrap().is_empty());
@@ -472,7 +474,7 @@ async fn an_undeployed_erc6492_wallet_verifies_by_simulation_and_pays_once_deplo
 #[tokio::test]
 async fn an_erc6492_signature_the_wallet_refuses_fails_simulation() {
     let world = World::new();
-    let (request, _) = counterfactual_payment(
+    let (request, _, _) = counterfactual_payment(
         &world,
         &PrivateKeySigner::random(),
         &PrivateKeySigner::random(),
@@ -482,6 +484,77 @@ async fn an_erc6492_signature_the_wallet_refuses_fails_simulation() {
         &verify(&world.facilitator(), &request).await,
         Reason::InvalidExactEvmTransactionSimulationFailed,
     );
+}
+
+alloy_sol_types::sol! {
+    interface IErc20Transfer {
+        function transfer(address to, uint256 value) external returns (bool);
+    }
+}
+
+/// An EOA payment whose plain signature is dressed as ERC-6492 with a "factory" call that moves
+/// the caller's tokens to `attacker`: sent from the facilitator's key, it would pay the attacker
+/// from the facilitator's balance.
+fn factory_call_attack(world: &World, attacker: Address) -> VerifyRequest {
+    let requirements = world.requirements();
+    let auth = authorization(world.payer.address(), &requirements, NOW);
+    let inner: Bytes = world
+        .payer
+        .sign_hash_sync(&digest(&auth, &requirements))
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+        .into();
+    let drain = IErc20Transfer::transferCall {
+        to: attacker,
+        value: U256::from(500_000u64),
+    };
+    let deployment = Erc6492Deployment::new(world.token, drain.abi_encode());
+    request_with(&requirements, auth, wrap_erc6492(&deployment, &inner))
+}
+
+#[tokio::test]
+async fn an_erc6492_factory_call_cannot_spend_the_facilitators_funds() {
+    let world = World::new();
+    let owner = PrivateKeySigner::random();
+    // A real factory is allowed; even the token itself, as a misconfiguration.
+    let (_, _, factory) = counterfactual_payment(&world, &owner, &owner).await;
+    for allowed in [vec![factory], vec![factory, world.token]] {
+        let attacker = Address::random();
+        let facilitator = world.facilitator().with_erc6492_factories(allowed.clone());
+        for key in facilitator.signers().addresses() {
+            world
+                .devnet
+                .mint(world.token, key, U256::from(1_000_000u64))
+                .unwrap();
+        }
+        let request = factory_call_attack(&world, attacker);
+        let verified = verify(&facilitator, &request).await;
+        assert!(!verified.is_valid, "{verified:?}");
+        let settled = facilitator.settle_payment(&request).await;
+        assert!(!settled.success, "{settled:?}");
+        assert_eq!(world.balance(attacker).await, U256::ZERO, "{allowed:?}");
+        for key in facilitator.signers().addresses() {
+            assert_eq!(world.balance(key).await, U256::from(1_000_000u64));
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_erc6492_deployment_above_the_gas_cap_is_not_sent() {
+    let world = World::new();
+    let owner = PrivateKeySigner::random();
+    let (request, wallet, factory) = counterfactual_payment(&world, &owner, &owner).await;
+    let capped = world
+        .facilitator()
+        .with_erc6492_factories([factory])
+        .with_erc6492_gas_cap(21_000);
+    let settled = capped.settle_payment(&request).await;
+    assert_failed(&settled, Reason::SmartWalletDeploymentFailed);
+    assert_eq!(settled.transaction.as_deref(), Some(""), "nothing was sent");
+    assert!(settled.error_message.unwrap().contains("gas"));
+    assert!(world.devnet.code(wallet).await.unwrap().is_empty());
+    assert_eq!(world.balance(world.pay_to).await, U256::ZERO);
 }
 
 // ---- §5.4 ------------------------------------------------------------------------------------

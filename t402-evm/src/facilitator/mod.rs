@@ -37,6 +37,9 @@ pub use sender::{
 };
 pub use signers::{FacilitatorSigners, SendError, SentTransaction, SignerSetupError};
 
+/// The most gas an ERC-6492 wallet deployment may take by default.
+pub const DEFAULT_ERC6492_GAS_CAP: u64 = 1_000_000;
+
 /// Why a facilitator could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -59,7 +62,8 @@ pub struct ExactEvmFacilitator {
     clock: Arc<dyn Clock>,
     simulate_in_verify: bool,
     simulate_in_settle: bool,
-    deploy_erc6492_wallets: bool,
+    erc6492_factories: Vec<alloy_primitives::Address>,
+    erc6492_gas_cap: u64,
     payer_locks: PayerLocks,
     /// Transactions sent whose receipt did not arrive in time, so a retry finds them instead of
     /// sending again.
@@ -73,7 +77,7 @@ impl fmt::Debug for ExactEvmFacilitator {
             .field("sender", &self.sender)
             .field("simulate_in_verify", &self.simulate_in_verify)
             .field("simulate_in_settle", &self.simulate_in_settle)
-            .field("deploy_erc6492_wallets", &self.deploy_erc6492_wallets)
+            .field("erc6492_factories", &self.erc6492_factories)
             .finish_non_exhaustive()
     }
 }
@@ -99,7 +103,8 @@ impl ExactEvmFacilitator {
             clock: Arc::new(SystemClock),
             simulate_in_verify: true,
             simulate_in_settle: false,
-            deploy_erc6492_wallets: false,
+            erc6492_factories: Vec::new(),
+            erc6492_gas_cap: DEFAULT_ERC6492_GAS_CAP,
             payer_locks: PayerLocks::new(),
             pending: PendingTransactions::default(),
         })
@@ -127,11 +132,24 @@ impl ExactEvmFacilitator {
         self
     }
 
-    /// Whether settlement deploys an undeployed ERC-6492 wallet through its factory first
-    /// (default: no; such payments are then refused at settlement).
+    /// The wallet factories settlement may call to deploy an undeployed ERC-6492 wallet first
+    /// (default: none, and such payments are refused at settlement). The factory call is sent
+    /// from the facilitator's own keys, so only factories the operator trusts belong here; the
+    /// deployment must also leave a wallet at `from` that accepts the signature (checked by
+    /// simulation before anything is sent, and on chain before the transfer).
     #[must_use]
-    pub fn with_erc6492_deployment(mut self, deploy: bool) -> Self {
-        self.deploy_erc6492_wallets = deploy;
+    pub fn with_erc6492_factories(
+        mut self,
+        factories: impl IntoIterator<Item = alloy_primitives::Address>,
+    ) -> Self {
+        self.erc6492_factories = factories.into_iter().collect();
+        self
+    }
+
+    /// The most gas a wallet deployment may take (default [`DEFAULT_ERC6492_GAS_CAP`]).
+    #[must_use]
+    pub fn with_erc6492_gas_cap(mut self, gas: u64) -> Self {
+        self.erc6492_gas_cap = gas;
         self
     }
 
@@ -287,7 +305,8 @@ impl ExactEvmFacilitator {
             locks: &self.payer_locks,
             pending: &self.pending,
             now: self.clock.now(),
-            deploy_erc6492_wallets: self.deploy_erc6492_wallets,
+            erc6492_factories: &self.erc6492_factories,
+            erc6492_gas_cap: self.erc6492_gas_cap,
         };
         settle::settle(inputs, &checked, wallet, &answer).await
     }

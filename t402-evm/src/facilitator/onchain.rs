@@ -119,13 +119,23 @@ pub(crate) async fn simulate_transfer(
         None => call,
     };
     if let Some(deployment) = &unwrapped.deployment {
-        // Deploy and transfer in one call, through Multicall3.
+        // Deploy, check that a wallet now answers at `from` and accepts the signature, and
+        // transfer, in one call through Multicall3. An EOA `from` (a plain signature dressed as
+        // ERC-6492) answers nothing and fails the second step.
+        let accepts = IErc1271::isValidSignatureCall {
+            hash: checked.digest,
+            signature: unwrapped.inner.clone(),
+        };
         let batch = IMulticall3::tryAggregateCall {
             requireSuccess: false,
             calls: vec![
                 IMulticall3::Call {
                     target: deployment.factory,
                     callData: deployment.factory_calldata.clone(),
+                },
+                IMulticall3::Call {
+                    target: auth.from,
+                    callData: accepts.abi_encode().into(),
                 },
                 IMulticall3::Call {
                     target: checked.token,
@@ -145,7 +155,12 @@ pub(crate) async fn simulate_transfer(
                             source: None,
                         }
                     })?;
-                Ok(results.get(1).is_some_and(|result| result.success))
+                let wallet_accepts = results.get(1).is_some_and(|result| {
+                    result.success
+                        && IErc1271::isValidSignatureCall::abi_decode_returns(&result.returnData)
+                            .is_ok_and(|magic| magic.0 == ERC1271_MAGIC)
+                });
+                Ok(wallet_accepts && results.get(2).is_some_and(|result| result.success))
             }
             Err(ChainError::Reverted { .. }) => Ok(false),
             Err(other) => Err(other),

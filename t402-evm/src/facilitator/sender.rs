@@ -26,6 +26,13 @@ pub enum SendFailure {
     NotSent(String),
     /// Nothing was sent: the node refused the signed transaction.
     SendRefused(String),
+    /// Nothing was sent: the transaction needs more gas than the caller allows.
+    OverGasCap {
+        /// The estimate.
+        needed: u64,
+        /// The cap.
+        cap: u64,
+    },
     /// Sent, but no receipt arrived before the deadline.
     NoReceipt {
         /// The transaction hash.
@@ -99,9 +106,26 @@ impl TransactionSender {
     /// Estimates (from the primary key, with headroom), reads fees, signs with an idle key,
     /// sends and waits for the receipt. A revert in the estimate sends nothing.
     pub async fn send_and_wait(&self, to: Address, data: Bytes) -> Result<TxReceipt, SendFailure> {
+        self.send_and_wait_within(to, data, u64::MAX).await
+    }
+
+    /// [`send_and_wait`](Self::send_and_wait), refusing a transaction whose gas estimate is above
+    /// `gas_cap` (nothing is sent then).
+    pub async fn send_and_wait_within(
+        &self,
+        to: Address,
+        data: Bytes,
+        gas_cap: u64,
+    ) -> Result<TxReceipt, SendFailure> {
         let chain = self.chain.as_ref();
         let estimate = CallRequest::new(to, data.clone()).from(self.signers.primary());
         let gas = match chain.estimate_gas(estimate).await {
+            Ok(gas) if gas > gas_cap => {
+                return Err(SendFailure::OverGasCap {
+                    needed: gas,
+                    cap: gas_cap,
+                });
+            }
             Ok(gas) => gas + gas * self.gas_headroom_percent / 100,
             Err(ChainError::Reverted { message, .. }) => {
                 return Err(SendFailure::Reverted(message));

@@ -8,7 +8,7 @@ use t402_core::{Reason, SettleResponse};
 use tracing::{info, warn};
 
 use super::locks::PayerLocks;
-use super::onchain::{WalletSignature, contract_signature, transfer_calldata};
+use super::onchain::{WalletSignature, contract_signature, simulate_transfer, transfer_calldata};
 use super::pending::{AuthorizationKey, PendingTransactions};
 use super::sender::{SendFailure, TransactionSender};
 use crate::chain::{ChainError, TxReceipt, call_typed};
@@ -79,7 +79,10 @@ pub(super) struct SettleInputs<'a> {
     pub(super) pending: &'a PendingTransactions,
     /// The time, Unix seconds.
     pub(super) now: u64,
-    pub(super) deploy_erc6492_wallets: bool,
+    /// The factories a wallet deployment may call (none: no deployment).
+    pub(super) erc6492_factories: &'a [Address],
+    /// The most gas a deployment may take.
+    pub(super) erc6492_gas_cap: u64,
 }
 
 /// Settles a payment that passed every check.
@@ -156,21 +159,64 @@ pub(super) async fn settle(
                 "the wallet is not deployed",
             );
         };
-        if !inputs.deploy_erc6492_wallets {
+        if inputs.erc6492_factories.is_empty() {
             return answer.failure(
                 Reason::InvalidExactEvmPayloadUndeployedSmartWallet,
                 "the wallet is not deployed and this facilitator does not deploy ERC-6492 wallets",
             );
+        }
+        if !inputs.erc6492_factories.contains(&deployment.factory) {
+            return answer.failure(
+                Reason::InvalidExactEvmPayloadUndeployedSmartWallet,
+                format!(
+                    "the wallet factory {} is not one this facilitator deploys with",
+                    deployment.factory
+                ),
+            );
+        }
+        // Nothing is sent unless deploying leaves a wallet at `from` that accepts the signature
+        // and the transfer then succeeds.
+        match simulate_transfer(chain, checked, Some(inputs.sender.signers().primary())).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return answer.failure(
+                    Reason::InvalidExactEvmTransactionSimulationFailed,
+                    "deploying the wallet does not leave a wallet at `from` that accepts the \
+                     signature and pays",
+                );
+            }
+            Err(err) => {
+                return answer.failure(
+                    Reason::UnexpectedSettleError,
+                    format!("the chain could not be read: {err}"),
+                );
+            }
         }
         if let Err(response) = deploy_wallet(
             inputs.sender,
             answer,
             deployment.factory,
             deployment.factory_calldata.clone(),
+            inputs.erc6492_gas_cap,
         )
         .await
         {
             return response;
+        }
+        match chain.code(payer).await {
+            Ok(code) if !code.is_empty() => {}
+            Ok(_) => {
+                return answer.failure(
+                    Reason::SmartWalletDeploymentFailed,
+                    format!("the factory left no code at {payer}"),
+                );
+            }
+            Err(err) => {
+                return answer.failure(
+                    Reason::UnexpectedSettleError,
+                    format!("the chain could not be read: {err}"),
+                );
+            }
         }
     }
 
@@ -212,17 +258,25 @@ fn not_sent_answer(answer: &Answer<'_>, failure: SendFailure) -> SettleResponse 
         SendFailure::NoReceipt { hash, message } => {
             answer.failure_after_send(Reason::InvalidExactEvmFailedToGetReceipt, message, hash)
         }
+        SendFailure::OverGasCap { needed, cap } => answer.failure(
+            Reason::InvalidExactEvmFailedToExecuteTransfer,
+            format!("the transaction needs {needed} gas, above the cap of {cap}"),
+        ),
     }
 }
 
-/// Deploys an ERC-6492 wallet through its factory and waits for it.
+/// Deploys an ERC-6492 wallet through its factory, within `gas_cap`, and waits for it.
 async fn deploy_wallet(
     sender: &TransactionSender,
     answer: &Answer<'_>,
     factory: Address,
     calldata: Bytes,
+    gas_cap: u64,
 ) -> Result<(), SettleResponse> {
-    match sender.send_and_wait(factory, calldata).await {
+    match sender
+        .send_and_wait_within(factory, calldata, gas_cap)
+        .await
+    {
         Ok(receipt) if receipt.success => Ok(()),
         Ok(receipt) => Err(answer.failure_after_send(
             Reason::SmartWalletDeploymentFailed,

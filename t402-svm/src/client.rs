@@ -66,6 +66,9 @@ impl<R> ExactSvmClient<R> {
     }
 }
 
+/// The longest `extra.memo` the client puts in a payment, in bytes.
+pub const MAX_MEMO_BYTES: usize = 256;
+
 impl<R: SolanaRpc> ExactSvmClient<R> {
     /// 16 bytes written as 32 hex characters, distinct per payment, for the memo when the
     /// requirements give none (so equal payments are distinct transactions).
@@ -145,6 +148,16 @@ impl<R: SolanaRpc> ExactSvmClient<R> {
         let blockhash = self.rpc.latest_blockhash().await.map_err(chain)?;
         let payer = self.payer();
         let memo_text = match requirements.extra_str("memo") {
+            // The reference client's limit: a longer memo is refused, not truncated.
+            Some(text) if text.len() > MAX_MEMO_BYTES => {
+                return Err(invalid(
+                    Reason::InvalidPaymentRequirements,
+                    format!(
+                        "extra.memo is {} bytes, above the {MAX_MEMO_BYTES} a payment may carry",
+                        text.len()
+                    ),
+                ));
+            }
             Some(text) => text.to_owned(),
             None => self.unique_memo(),
         };

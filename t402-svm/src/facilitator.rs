@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -11,7 +12,7 @@ use t402_core::error::BoxFuture;
 use t402_core::mechanism::FacilitatorMechanism;
 use t402_core::wire::JsonObject;
 use t402_core::{
-    FacilitatorError, Network, NetworkPattern, Reason, SettleRequest, SettleResponse,
+    FacilitatorError, Network, NetworkPattern, PaymentId, Reason, SettleRequest, SettleResponse,
     VerifyRequest, VerifyResponse,
 };
 
@@ -22,8 +23,10 @@ use crate::verify::{EXACT, Rejection, SvmVerification, verify_offline};
 /// How long a settled transaction is remembered against duplicates (the reference's TTL).
 pub const SETTLEMENT_MEMORY: Duration = Duration::from_secs(120);
 
-/// How long settlement waits for confirmation by default.
-pub const DEFAULT_CONFIRMATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long settlement waits for confirmation by default: longer than a blockhash stays valid
+/// (150 blocks, about a minute), so a transaction is confirmed or known expired before the
+/// answer, unless the node cannot say whether its blockhash is still valid.
+pub const DEFAULT_CONFIRMATION_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Scheme `exact` on one Solana network, paying fees with its own keys.
 pub struct ExactSvmFacilitator<R> {
@@ -32,8 +35,29 @@ pub struct ExactSvmFacilitator<R> {
     fee_payers: Vec<SigningKey>,
     confirmation_timeout: Duration,
     poll_interval: Duration,
-    /// Transactions being or recently settled, by their base64 form.
-    settling: Mutex<HashMap<String, Instant>>,
+    /// Payments being or recently settled, by payment id.
+    settling: Mutex<HashMap<PaymentId, Settling>>,
+    /// Which fee payer `/supported` names next.
+    next_fee_payer: AtomicUsize,
+}
+
+/// What is known of a payment being or recently settled.
+#[derive(Debug, Clone)]
+struct Settling {
+    at: Instant,
+    /// The transaction id, once signed.
+    signature: Option<String>,
+    payer: Option<String>,
+}
+
+impl Settling {
+    fn new() -> Self {
+        Self {
+            at: Instant::now(),
+            signature: None,
+            payer: None,
+        }
+    }
 }
 
 impl<R: fmt::Debug> fmt::Debug for ExactSvmFacilitator<R> {
@@ -94,6 +118,7 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
             confirmation_timeout: DEFAULT_CONFIRMATION_TIMEOUT,
             poll_interval: Duration::from_millis(500),
             settling: Mutex::new(HashMap::new()),
+            next_fee_payer: AtomicUsize::new(0),
         })
     }
 
@@ -164,82 +189,165 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
         })
     }
 
-    /// `/settle`: re-verify (with simulation), refuse a transaction already being settled, sign
-    /// as the fee payer, submit and wait for confirmation.
+    /// `/settle`: re-verify (with simulation), refuse a payment already being or recently
+    /// settled (by payment id: the hash of the message, so re-signed variants are one payment),
+    /// sign as the fee payer, record the transaction id, submit, and wait for confirmation until
+    /// the blockhash expires or the deadline passes.
     pub async fn settle_payment(&self, request: &SettleRequest) -> SettleResponse {
         let network = request.payment_payload.accepted.network.to_string();
-        let key = request
-            .payment_payload
-            .payload
-            .get("transaction")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned();
-        // Claimed before anything is awaited: two settlements of one transaction cannot both
-        // pass this point.
+        if request.payment_requirements.network != self.network
+            || request.payment_payload.accepted.network != self.network
         {
+            return SettleResponse::failure(Reason::InvalidNetwork, network, None)
+                .with_message(format!("this facilitator settles on {}", self.network));
+        }
+        let Some(id) = crate::verify::payment_id(request) else {
+            return SettleResponse::failure(
+                Reason::InvalidExactSvmPayloadTransactionCouldNotBeDecoded,
+                network,
+                None,
+            )
+            .with_message("payload.transaction is not a v0 transaction in standard base64");
+        };
+        // Claimed before anything is awaited: two settlements of one payment cannot both pass
+        // this point.
+        let earlier = {
             let mut settling = self.settling.lock().unwrap_or_else(|p| p.into_inner());
-            settling.retain(|_, at| at.elapsed() < SETTLEMENT_MEMORY);
-            if settling.contains_key(&key) {
-                return SettleResponse::failure(Reason::DuplicateSettlement, network, None)
-                    .with_message("this transaction is already being or has been settled");
+            settling.retain(|_, record| record.at.elapsed() < SETTLEMENT_MEMORY);
+            match settling.get(&id) {
+                Some(record) => Some(record.clone()),
+                None => {
+                    settling.insert(id.clone(), Settling::new());
+                    None
+                }
             }
-            settling.insert(key.clone(), Instant::now());
+        };
+        if let Some(record) = earlier {
+            return self.duplicate(record, network);
         }
         let (checked, bytes) = match self.check(request).await {
             Ok(Ok(checked)) => checked,
             Ok(Err(rejection)) => {
-                self.forget(&key);
+                self.forget(&id);
                 return SettleResponse::failure(rejection.reason, network, rejection.payer)
                     .with_message(rejection.message);
             }
             Err(err) => {
-                self.forget(&key);
+                self.forget(&id);
                 return SettleResponse::failure(Reason::UnexpectedSettleError, network, None)
                     .with_message(err.to_string());
             }
         };
         let payer = checked.payer.to_string();
-        let signature = match self.rpc.send(bytes).await {
-            Ok(signature) => signature,
-            Err(err) => {
-                return SettleResponse::failure(Reason::TransactionFailed, network, Some(payer))
-                    .with_message(err.to_string());
-            }
+        // The transaction id is the fee payer's signature, known before sending: recorded first,
+        // so a retry reports it whatever happens to the send.
+        let signature = checked.transaction.id();
+        self.record(&id, |record| {
+            record.signature = Some(signature.clone());
+            record.payer = Some(payer.clone());
+        });
+        let sent = self.rpc.send(bytes).await;
+        if let Err(err) = &sent {
+            tracing::warn!(transaction = %signature, error = %err, "send failed; watching for the transaction anyway");
+        }
+        let blockhash = checked.transaction.message.recent_blockhash;
+        self.confirm(&signature, blockhash, &network, &payer, sent.err())
+            .await
+    }
+
+    /// Waits for `signature` until it is confirmed or failed, its blockhash expires, or the
+    /// deadline passes (then it is reported pending, with its id).
+    async fn confirm(
+        &self,
+        signature: &str,
+        blockhash: [u8; 32],
+        network: &str,
+        payer: &str,
+        send_error: Option<RpcError>,
+    ) -> SettleResponse {
+        let with_transaction = |mut response: SettleResponse| {
+            response.transaction = Some(signature.to_owned());
+            response
         };
         let deadline = Instant::now() + self.confirmation_timeout;
         loop {
-            match self.rpc.status(signature.clone()).await {
-                Ok(Some(Ok(()))) => return SettleResponse::success(signature, network, payer),
+            match self.rpc.status(signature.to_owned()).await {
+                Ok(Some(Ok(()))) => {
+                    return SettleResponse::success(signature, network, payer.to_owned());
+                }
                 Ok(Some(Err(why))) => {
-                    let mut failed =
-                        SettleResponse::failure(Reason::TransactionFailed, network, Some(payer))
-                            .with_message(why);
-                    failed.transaction = Some(signature);
-                    return failed;
+                    return with_transaction(
+                        SettleResponse::failure(
+                            Reason::TransactionFailed,
+                            network,
+                            Some(payer.to_owned()),
+                        )
+                        .with_message(why),
+                    );
                 }
-                Ok(None) | Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(self.poll_interval).await;
+                _ => {}
+            }
+            if let Ok(Some(false)) = self.rpc.blockhash_valid(blockhash).await {
+                // Expired: the transaction can no longer land; one last look, then it is final.
+                if let Ok(Some(Ok(()))) = self.rpc.status(signature.to_owned()).await {
+                    return SettleResponse::success(signature, network, payer.to_owned());
                 }
-                _ => {
-                    let mut pending = SettleResponse::failure(
+                let why = match &send_error {
+                    Some(err) => format!("the send failed ({err}) and the blockhash expired"),
+                    None => "the blockhash expired before the transaction landed".to_owned(),
+                };
+                return with_transaction(
+                    SettleResponse::failure(
+                        Reason::TransactionFailed,
+                        network,
+                        Some(payer.to_owned()),
+                    )
+                    .with_message(why),
+                );
+            }
+            if Instant::now() >= deadline {
+                return with_transaction(
+                    SettleResponse::failure(
                         Reason::SettleExactSvmTransactionConfirmationTimedOut,
                         network,
-                        Some(payer),
+                        Some(payer.to_owned()),
                     )
-                    .with_message("not confirmed before the deadline");
-                    pending.transaction = Some(signature);
-                    return pending;
-                }
+                    .with_message("not confirmed before the deadline; it may still land"),
+                );
             }
+            tokio::time::sleep(self.poll_interval).await;
         }
     }
 
-    fn forget(&self, key: &str) {
+    /// The answer to a settlement of a payment already being or recently settled, as the
+    /// reference answers it (`duplicate_settlement`), with the recorded transaction and payer so
+    /// the caller can follow the one transaction there is. Nothing is sent.
+    fn duplicate(&self, record: Settling, network: String) -> SettleResponse {
+        let mut answer =
+            SettleResponse::failure(Reason::DuplicateSettlement, network, record.payer)
+                .with_message("this payment is already being or has been settled");
+        if let Some(signature) = record.signature {
+            answer.transaction = Some(signature);
+        }
+        answer
+    }
+
+    fn record(&self, id: &PaymentId, update: impl FnOnce(&mut Settling)) {
+        if let Some(record) = self
+            .settling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+        {
+            update(record);
+        }
+    }
+
+    fn forget(&self, id: &PaymentId) {
         self.settling
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+            .remove(id);
     }
 }
 
@@ -252,11 +360,15 @@ impl<R: SolanaRpc + 'static> FacilitatorMechanism for ExactSvmFacilitator<R> {
         NetworkPattern::family_of(&self.network)
     }
 
+    /// Each `/supported` answer names the next fee payer in turn, so servers spread their
+    /// payments over the facilitator's keys.
     fn kind_extra(&self, _network: &Network) -> Option<JsonObject> {
+        let addresses = self.addresses();
+        let next = self.next_fee_payer.fetch_add(1, Ordering::Relaxed) % addresses.len();
         let mut extra = JsonObject::new();
         extra.insert(
             "feePayer".into(),
-            serde_json::Value::String(self.addresses()[0].to_string()),
+            serde_json::Value::String(addresses[next].to_string()),
         );
         Some(extra)
     }

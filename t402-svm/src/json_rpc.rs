@@ -205,4 +205,20 @@ impl SolanaRpc for SolanaJsonRpc {
             })
         })
     }
+
+    fn blockhash_valid(
+        &self,
+        blockhash: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<bool>, RpcError>> {
+        Box::pin(async move {
+            let hash = bs58::encode(blockhash).into_string();
+            let result = self
+                .call(
+                    "isBlockhashValid",
+                    json!([hash, {"commitment": self.commitment}]),
+                )
+                .await?;
+            Ok(result["value"].as_bool())
+        })
+    }
 }

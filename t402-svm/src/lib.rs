@@ -29,6 +29,8 @@ pub mod wire;
 mod client;
 mod server;
 
-pub use client::{DEFAULT_COMPUTE_UNIT_LIMIT, DEFAULT_COMPUTE_UNIT_PRICE, ExactSvmClient};
+pub use client::{
+    DEFAULT_COMPUTE_UNIT_LIMIT, DEFAULT_COMPUTE_UNIT_PRICE, ExactSvmClient, MAX_MEMO_BYTES,
+};
 pub use facilitator::ExactSvmFacilitator;
 pub use server::ExactSvmServer;

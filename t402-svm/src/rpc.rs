@@ -64,6 +64,16 @@ pub trait SolanaRpc: Send + Sync + fmt::Debug {
         &self,
         signature: String,
     ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>>;
+
+    /// Whether a transaction with this recent blockhash can still land: `Some(false)` once the
+    /// blockhash has expired, `None` when the node cannot tell (settlement then waits until its
+    /// deadline and reports the transaction pending).
+    fn blockhash_valid(
+        &self,
+        _blockhash: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<bool>, RpcError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The decimals of an SPL mint's data (Token and Token-2022 share the base layout).
@@ -96,5 +106,12 @@ impl<T: SolanaRpc + ?Sized> SolanaRpc for std::sync::Arc<T> {
         signature: String,
     ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>> {
         (**self).status(signature)
+    }
+
+    fn blockhash_valid(
+        &self,
+        blockhash: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<bool>, RpcError>> {
+        (**self).blockhash_valid(blockhash)
     }
 }

@@ -23,6 +23,14 @@ pub const EXACT: &str = "exact";
 /// The highest compute unit price accepted, in micro-lamports (5 lamports per unit).
 pub const MAX_COMPUTE_UNIT_PRICE: u64 = 5_000_000;
 
+/// The highest compute unit limit accepted: a token transfer with a memo uses a few tens of
+/// thousands; the fee payer pays the priority fee on the limit asked, not on what was used.
+pub const MAX_COMPUTE_UNIT_LIMIT: u32 = 200_000;
+
+/// The highest priority fee (limit × price) accepted, in lamports: what one settlement may cost
+/// the fee payer above the base fee.
+pub const MAX_PRIORITY_FEE_LAMPORTS: u64 = 50_000;
+
 /// A payment that passed every offline check.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -143,6 +151,24 @@ pub fn verify_offline(
             )
         })?;
     let message = &transaction.message;
+    // The fee payer's slot is ours to fill: a client-chosen value there would make variants of
+    // one payment that differ in bytes.
+    if transaction.signatures.first() != Some(&[0u8; 64]) {
+        return Err(Rejection::new(
+            Reason::InvalidExactSvmPayloadTransaction,
+            "the fee payer's signature slot must be empty",
+            None,
+        ));
+    }
+    let mut keys = message.account_keys.clone();
+    keys.sort_unstable_by_key(|key| key.0);
+    if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(Rejection::new(
+            Reason::InvalidExactSvmPayloadTransaction,
+            "an account key appears twice",
+            None,
+        ));
+    }
     if !message.address_table_lookups.is_empty() {
         return Err(Rejection::new(
             Reason::InvalidExactSvmPayloadTransaction,
@@ -167,13 +193,21 @@ pub fn verify_offline(
             None,
         ));
     }
-    // 7. Compute limit.
-    if program_of(0) != Some(&COMPUTE_BUDGET_PROGRAM)
-        || parse_compute_unit_limit(&message.instructions[0].data).is_none()
-    {
+    // 7. Compute limit, bounded.
+    let limit = (program_of(0) == Some(&COMPUTE_BUDGET_PROGRAM))
+        .then(|| parse_compute_unit_limit(&message.instructions[0].data))
+        .flatten()
+        .ok_or_else(|| {
+            Rejection::new(
+                Reason::InvalidExactSvmPayloadTransactionInstructionsComputeLimitInstruction,
+                "instruction 0 is not SetComputeUnitLimit",
+                None,
+            )
+        })?;
+    if limit > MAX_COMPUTE_UNIT_LIMIT {
         return Err(Rejection::new(
             Reason::InvalidExactSvmPayloadTransactionInstructionsComputeLimitInstruction,
-            "instruction 0 is not SetComputeUnitLimit",
+            format!("a limit of {limit} compute units is above {MAX_COMPUTE_UNIT_LIMIT}"),
             None,
         ));
     }
@@ -195,6 +229,16 @@ pub fn verify_offline(
             None,
         ));
     }
+    let priority_fee = u128::from(limit) * u128::from(price) / 1_000_000;
+    if priority_fee > u128::from(MAX_PRIORITY_FEE_LAMPORTS) {
+        return Err(Rejection::new(
+            Reason::InvalidExactSvmPayloadTransactionInstructionsComputePriceInstructionTooHigh,
+            format!(
+                "a priority fee of {priority_fee} lamports is above {MAX_PRIORITY_FEE_LAMPORTS}"
+            ),
+            None,
+        ));
+    }
     // 9–10. The transfer.
     let transfer = &message.instructions[2];
     let token_program = program_of(2)
@@ -213,11 +257,20 @@ pub fn verify_offline(
     let key = |index: &u8| message.key(*index).copied().unwrap_or_default();
     let (source, mint, destination, payer) =
         (key(source), key(mint), key(destination), key(authority));
-    // 11. The fee payer does not pay (neither as authority nor as source).
-    if signers.contains(&payer) || source == fee_payer {
+    // 11. The fee payer does not pay: it is not the authority.
+    if signers.contains(&payer) {
         return Err(Rejection::new(
             Reason::InvalidExactSvmPayloadTransactionFeePayerTransferringFunds,
             "the facilitator's fee payer would be transferring funds",
+            Some(&payer),
+        ));
+    }
+    // Exactly two signers: the fee payer, then the transfer authority. Any other signer would
+    // be a key whose signature the fee payer pays for.
+    if message.header.num_required_signatures != 2 || message.account_keys.get(1) != Some(&payer) {
+        return Err(Rejection::new(
+            Reason::InvalidExactSvmPayloadTransaction,
+            "the signers must be exactly the fee payer and the transfer authority",
             Some(&payer),
         ));
     }
@@ -230,6 +283,15 @@ pub fn verify_offline(
                 "transfer of mint {mint}, requirements ask for {}",
                 required.asset
             ),
+            Some(&payer),
+        ));
+    }
+    // The source is the authority's own token account for the mint (so never one of the fee
+    // payer's, whatever the authority).
+    if source != associated_token_address(&payer, &mint, &token_program) {
+        return Err(Rejection::new(
+            Reason::InvalidExactSvmPayloadTransactionFeePayerTransferringFunds,
+            format!("the source {source} is not the authority's token account for the mint"),
             Some(&payer),
         ));
     }
@@ -288,13 +350,14 @@ pub fn verify_offline(
             ));
         }
     }
-    // The spec's rules the reference skips: the fee payer is in no instruction's accounts.
-    let fee_payer_index = 0u8;
-    if message
-        .instructions
-        .iter()
-        .any(|instruction| instruction.accounts.contains(&fee_payer_index))
-    {
+    // The spec's rules the reference skips: the fee payer is in no instruction's accounts
+    // (compared by key, whatever its index).
+    if message.instructions.iter().any(|instruction| {
+        instruction
+            .accounts
+            .iter()
+            .any(|index| message.key(*index) == Some(&fee_payer))
+    }) {
         return Err(Rejection::new(
             Reason::InvalidExactSvmPayloadTransactionFeePayerIncludedInInstructionAccounts,
             "the fee payer appears in an instruction's accounts",

@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::*;
 
@@ -42,7 +43,13 @@ fn verify_request(requirements: &PaymentRequirements, transaction: &Transaction)
 }
 
 /// litesvm behind the client's node interface.
-struct Runtime(Mutex<LiteSVM>, Mutex<std::collections::HashSet<String>>);
+/// The runtime, the ids of the transactions sent, and an optional gate every send waits at (so
+/// concurrent settlements all get past their checks before any transaction lands).
+struct Runtime(
+    Mutex<LiteSVM>,
+    Mutex<std::collections::HashSet<String>>,
+    Mutex<Option<Arc<tokio::sync::Barrier>>>,
+);
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,18 +88,26 @@ impl SolanaRpc for Runtime {
     }
 
     fn send(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, RpcError>> {
-        let outcome = Transaction::deserialize(&bytes)
-            .map_err(|err| RpcError::Node(err.to_string()))
-            .and_then(|tx| {
-                self.0
-                    .lock()
-                    .unwrap()
-                    .send_transaction(theirs(&tx))
-                    .map_err(|failed| RpcError::Node(format!("{:?}", failed.err)))?;
-                self.1.lock().unwrap().insert(tx.id());
-                Ok(tx.id())
-            });
-        Box::pin(async move { outcome })
+        let gate = self.2.lock().unwrap().clone();
+        Box::pin(async move {
+            if let Some(gate) = gate {
+                let _ = tokio::time::timeout(Duration::from_millis(300), gate.wait()).await;
+            }
+            let tx =
+                Transaction::deserialize(&bytes).map_err(|err| RpcError::Node(err.to_string()))?;
+            // As a node sending without preflight: a transaction it already has is accepted
+            // again under its id.
+            if self.1.lock().unwrap().contains(&tx.id()) {
+                return Ok(tx.id());
+            }
+            self.0
+                .lock()
+                .unwrap()
+                .send_transaction(theirs(&tx))
+                .map_err(|failed| RpcError::Node(format!("{:?}", failed.err)))?;
+            self.1.lock().unwrap().insert(tx.id());
+            Ok(tx.id())
+        })
     }
 
     fn status(
@@ -134,7 +149,7 @@ impl World {
             token_account_data(&mint, &payee, 0),
         );
         Self {
-            runtime: Arc::new(Runtime(Mutex::new(svm), Mutex::default())),
+            runtime: Arc::new(Runtime(Mutex::new(svm), Mutex::default(), Mutex::default())),
             fee_payer,
             payer,
             payee,
@@ -689,4 +704,181 @@ fn variants_of_one_message_share_one_payment_id() {
     let mut empty = verify_request(&requirements, &original);
     empty.payment_payload.payload.remove("transaction");
     assert_eq!(t402_svm::verify::payment_id(&empty), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variants_of_one_payment_settle_once() {
+    let world = World::new(TOKEN_2022_PROGRAM);
+    let facilitator = Arc::new(facilitator(&world));
+    let requirements = world.requirements(None);
+    let original = world.signed(&world.instructions(1000));
+    // The same payment four times: as signed, and with the fee payer's slot filled by the
+    // client with different bytes each time (the facilitator overwrites that slot when it
+    // signs, so every variant is the same transaction on chain).
+    let mut variants = vec![original.clone()];
+    for junk in 1..4u8 {
+        let mut variant = original.clone();
+        variant.signatures[0] = [junk; 64];
+        variants.push(variant);
+    }
+    *world.runtime.2.lock().unwrap() = Some(Arc::new(tokio::sync::Barrier::new(variants.len())));
+    let tasks: Vec<_> = variants
+        .iter()
+        .map(|variant| {
+            let facilitator = facilitator.clone();
+            let request = verify_request(&requirements, variant);
+            tokio::spawn(async move { facilitator.settle_payment(&request).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let successes: Vec<_> = answers.iter().filter(|answer| answer.success).collect();
+    assert_eq!(successes.len(), 1, "{answers:#?}");
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+    // Retried, the payment answers duplicate_settlement with its transaction and payer.
+    let again = facilitator
+        .settle_payment(&verify_request(&requirements, &original))
+        .await;
+    assert_eq!(again.error_reason, Some(Reason::DuplicateSettlement));
+    assert_eq!(again.transaction, successes[0].transaction);
+    assert_eq!(again.payer, Some(key_of(&world.payer).to_string()));
+}
+
+#[test]
+fn what_a_settlement_may_cost_the_fee_payer_is_bounded() {
+    let world = World::new(TOKEN_PROGRAM);
+    let requirements = world.requirements(None);
+    let good = world.instructions(1000);
+    let with = |index: usize, instruction: Instruction| {
+        let mut instructions = good.clone();
+        instructions[index] = instruction;
+        world.signed(&instructions)
+    };
+    // A third signer the fee payer would pay for.
+    let extra_signer = SigningKey::from_bytes(&[31; 32]);
+    let mut three_signers = good.clone();
+    three_signers[3] = Instruction {
+        program: t402_svm::pubkey::MEMO_PROGRAM,
+        accounts: vec![t402_svm::instructions::AccountMeta {
+            pubkey: key_of(&extra_signer),
+            is_signer: true,
+            is_writable: false,
+        }],
+        data: b"x".to_vec(),
+    };
+    let mut three_signers = world.signed(&three_signers);
+    three_signers.sign(&extra_signer).unwrap();
+    // A transfer from another token account of the payer's than its associated one.
+    let other_account = Pubkey([41; 32]);
+    common::set(
+        &mut world.runtime.0.lock().unwrap(),
+        &other_account,
+        token_account_data(&world.mint, &key_of(&world.payer), 5_000),
+        &TOKEN_PROGRAM,
+    );
+    let mut junk_slot = world.signed(&good);
+    junk_slot.signatures[0] = [9; 64];
+    let cases: Vec<(&str, Transaction, Reason)> = vec![
+        (
+            "a compute limit of 1.4M units",
+            with(0, set_compute_unit_limit(1_400_000)),
+            Reason::InvalidExactSvmPayloadTransactionInstructionsComputeLimitInstruction,
+        ),
+        (
+            "a priority fee of 1,000,000 lamports",
+            {
+                let mut instructions = good.clone();
+                instructions[0] = set_compute_unit_limit(200_000);
+                instructions[1] = set_compute_unit_price(5_000_000);
+                world.signed(&instructions)
+            },
+            Reason::InvalidExactSvmPayloadTransactionInstructionsComputePriceInstructionTooHigh,
+        ),
+        (
+            "a third signer",
+            three_signers,
+            Reason::InvalidExactSvmPayloadTransaction,
+        ),
+        (
+            "another source account",
+            with(
+                2,
+                transfer_checked(
+                    TOKEN_PROGRAM,
+                    other_account,
+                    world.mint,
+                    world.destination(),
+                    key_of(&world.payer),
+                    1000,
+                    6,
+                ),
+            ),
+            Reason::InvalidExactSvmPayloadTransactionFeePayerTransferringFunds,
+        ),
+        (
+            "a filled fee payer slot",
+            junk_slot,
+            Reason::InvalidExactSvmPayloadTransaction,
+        ),
+    ];
+    for (what, transaction, reason) in cases {
+        assert_eq!(
+            reject(&world, &requirements, &transaction).reason,
+            reason,
+            "{what}"
+        );
+    }
+    // The client's own payment stays within every bound.
+    assert!(
+        verify_offline(
+            &verify_request(&requirements, &world.signed(&good)),
+            &world.signers()
+        )
+        .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn settlement_checks_the_network_and_supported_rotates_fee_payers() {
+    use t402_core::FacilitatorMechanism;
+    let world = World::new(TOKEN_PROGRAM);
+    let facilitator = facilitator(&world);
+    let network: t402_core::Network = NETWORK.parse().unwrap();
+    let named: std::collections::HashSet<String> = (0..4)
+        .map(|_| {
+            facilitator.kind_extra(&network).unwrap()["feePayer"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(named.len(), 2, "both fee payers are named in turn");
+
+    let mut requirements = world.requirements(None);
+    requirements.network = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp".parse().unwrap();
+    let request = verify_request(&requirements, &world.signed(&world.instructions(1000)));
+    let refused = facilitator.settle_payment(&request).await;
+    assert_eq!(refused.error_reason, Some(Reason::InvalidNetwork));
+    assert_eq!(world.token_amount(&world.destination()), 0);
+}
+
+#[tokio::test]
+async fn the_client_refuses_a_memo_over_256_bytes() {
+    let world = World::new(TOKEN_PROGRAM);
+    let client = ExactSvmClient::new(world.payer.clone(), world.runtime.clone());
+    let at_limit = "m".repeat(256);
+    assert!(
+        client
+            .create_payload(2, &world.requirements(Some(&at_limit)), None)
+            .await
+            .is_ok()
+    );
+    let over = "m".repeat(257);
+    let err = client
+        .create_payload(2, &world.requirements(Some(&over)), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidPaymentRequirements);
 }

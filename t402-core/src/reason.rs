@@ -252,6 +252,7 @@ reasons! {
     InvalidExactSvmPayloadTransactionSenderAtaNotFound = ("invalid_exact_svm_payload_transaction_sender_ata_not_found", 3532, "The payer's token account does not exist (v1)."),
     InvalidExactSvmPayloadTransactionTransferToIncorrectAta = ("invalid_exact_svm_payload_transaction_transfer_to_incorrect_ata", 3533, "The transfer goes to another token account (v1)."),
     InvalidExactSolanaFeePayerMismatch = ("invalid_exact_solana_fee_payer_mismatch", 3534, "The transaction's fee payer is not `extra.feePayer`."),
+    T402SvmMintExtensionRefused = ("t402_svm_mint_extension_refused", 3535, "The Token-2022 mint has an extension through which the payee could receive less than the price or lose the payment later (transfer fee, permanent delegate, transfer hook)."),
     // facilitator: SVM exact, Go spellings
     InvalidExactSolanaPayloadMissingFeePayer = ("invalid_exact_solana_payload_missing_fee_payer", 3601, "`extra.feePayer` is missing. (Go spelling)"),
     InvalidExactSolanaPayloadTransactionCouldNotBeDecoded = ("invalid_exact_solana_payload_transaction_could_not_be_decoded", 3602, "The transaction is not base64 of a valid versioned transaction. (Go spelling)"),

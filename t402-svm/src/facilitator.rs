@@ -39,6 +39,8 @@ pub struct ExactSvmFacilitator<R> {
     settling: Mutex<HashMap<PaymentId, Settling>>,
     /// Which fee payer `/supported` names next.
     next_fee_payer: AtomicUsize,
+    /// Token-2022 mint extensions refused.
+    refused_mint_extensions: Vec<u16>,
 }
 
 /// What is known of a payment being or recently settled.
@@ -119,6 +121,7 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
             poll_interval: Duration::from_millis(500),
             settling: Mutex::new(HashMap::new()),
             next_fee_payer: AtomicUsize::new(0),
+            refused_mint_extensions: crate::token2022::REFUSED_BY_DEFAULT.to_vec(),
         })
     }
 
@@ -130,6 +133,51 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
         self
     }
 
+    /// The Token-2022 mint extensions to refuse (default
+    /// [`REFUSED_BY_DEFAULT`](crate::token2022::REFUSED_BY_DEFAULT): transfer fee, permanent
+    /// delegate, transfer hook).
+    #[must_use]
+    pub fn with_refused_mint_extensions(mut self, types: impl IntoIterator<Item = u16>) -> Self {
+        self.refused_mint_extensions = types.into_iter().collect();
+        self
+    }
+
+    /// For a Token-2022 payment: the mint's extensions, refused when one of them would let the
+    /// payee receive less than the price or lose the payment.
+    async fn check_mint(
+        &self,
+        request: &VerifyRequest,
+        checked: &SvmVerification,
+    ) -> Result<Result<(), Rejection>, FacilitatorError> {
+        if checked.token_program != crate::pubkey::TOKEN_2022_PROGRAM {
+            return Ok(Ok(()));
+        }
+        let refuse = |message: String| {
+            Ok(Err(Rejection {
+                reason: Reason::T402SvmMintExtensionRefused,
+                message,
+                payer: Some(checked.payer.to_string()),
+            }))
+        };
+        let Ok(mint) = request.payment_requirements.asset.parse::<Pubkey>() else {
+            return refuse("the asset is not a mint address".into());
+        };
+        let account = self.rpc.account(mint).await.map_err(unavailable)?;
+        let extensions = account
+            .as_ref()
+            .and_then(|account| crate::token2022::mint_extensions(&account.data));
+        match extensions {
+            None => refuse(format!("{mint} is not a readable Token-2022 mint")),
+            Some(types) => match types
+                .iter()
+                .find(|kind| self.refused_mint_extensions.contains(kind))
+            {
+                Some(kind) => refuse(format!("{mint} has Token-2022 extension {kind}")),
+                None => Ok(Ok(())),
+            },
+        }
+    }
+
     /// Every check, then the transaction co-signed and simulated. `Err` when the node fails.
     async fn check(
         &self,
@@ -139,6 +187,9 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
             Ok(checked) => checked,
             Err(rejection) => return Ok(Err(rejection)),
         };
+        if let Err(rejection) = self.check_mint(request, &checked).await? {
+            return Ok(Err(rejection));
+        }
         let Some(key) = self.key_of(&checked.fee_payer) else {
             return Ok(Err(Rejection {
                 reason: Reason::FeePayerNotManagedByFacilitator,

@@ -23,6 +23,7 @@ pub mod instructions;
 pub mod json_rpc;
 pub mod pubkey;
 pub mod rpc;
+pub mod token2022;
 pub mod verify;
 pub mod wire;
 

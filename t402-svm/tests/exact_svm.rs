@@ -882,3 +882,50 @@ async fn the_client_refuses_a_memo_over_256_bytes() {
         .unwrap_err();
     assert_eq!(err.reason(), Reason::InvalidPaymentRequirements);
 }
+
+#[tokio::test]
+async fn token_2022_mints_with_a_transfer_fee_or_a_permanent_delegate_are_refused() {
+    use t402_svm::token2022::{PERMANENT_DELEGATE, TRANSFER_FEE_CONFIG, TRANSFER_HOOK};
+    for (extension, length) in [
+        (TRANSFER_FEE_CONFIG, 108u16),
+        (PERMANENT_DELEGATE, 32),
+        (TRANSFER_HOOK, 64),
+    ] {
+        let world = World::new(TOKEN_2022_PROGRAM);
+        // The mint as Token-2022 lays out a mint with one extension.
+        let mut data = mint_data(6, 1_000_000_000);
+        data.resize(165, 0);
+        data.push(1);
+        data.extend_from_slice(&extension.to_le_bytes());
+        data.extend_from_slice(&length.to_le_bytes());
+        data.extend(std::iter::repeat_n(0u8, usize::from(length)));
+        common::set(
+            &mut world.runtime.0.lock().unwrap(),
+            &world.mint,
+            data,
+            &TOKEN_2022_PROGRAM,
+        );
+        let requirements = world.requirements(None);
+        let request = verify_request(&requirements, &world.signed(&world.instructions(1000)));
+        let facilitator = facilitator(&world);
+        let verified = facilitator.verify_payment(&request).await.unwrap();
+        assert_eq!(
+            verified.invalid_reason,
+            Some(Reason::T402SvmMintExtensionRefused),
+            "extension {extension}"
+        );
+        let settled = facilitator.settle_payment(&request).await;
+        assert_eq!(
+            settled.error_reason,
+            Some(Reason::T402SvmMintExtensionRefused)
+        );
+        assert_eq!(world.token_amount(&world.destination()), 0);
+        // An operator may accept the extension: the check no longer refuses it.
+        let accepting = facilitator.with_refused_mint_extensions([]);
+        let verified = accepting.verify_payment(&request).await.unwrap();
+        assert_ne!(
+            verified.invalid_reason,
+            Some(Reason::T402SvmMintExtensionRefused)
+        );
+    }
+}

@@ -172,19 +172,37 @@ fn split_path(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|segment| !segment.is_empty())
 }
 
+/// Whether `path` matches `pattern`, where `*` stands for any number of segments. Greedy
+/// matching with one backtrack point (the last `*` seen): at most `pattern × path` steps, however
+/// many wildcards the pattern has and however long the request path is.
 fn match_segments<S: AsRef<str>>(pattern: &[Segment], path: &[S]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((Segment::Wildcard, rest)) => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
-        }
-        Some((Segment::Param, rest)) => !path.is_empty() && match_segments(rest, &path[1..]),
-        Some((Segment::Literal(literal), rest)) => {
-            path.first()
-                .is_some_and(|segment| eq_lowercase(segment.as_ref(), literal))
-                && match_segments(rest, &path[1..])
+    let one = |segment: &Segment, actual: &S| match segment {
+        Segment::Param => true,
+        Segment::Literal(literal) => eq_lowercase(actual.as_ref(), literal),
+        Segment::Wildcard => false,
+    };
+    let (mut p, mut s) = (0, 0);
+    // The last `*` seen and the path position it was tried from.
+    let mut star: Option<(usize, usize)> = None;
+    while s < path.len() {
+        if p < pattern.len() && pattern[p] == Segment::Wildcard {
+            star = Some((p, s));
+            p += 1;
+        } else if p < pattern.len() && one(&pattern[p], &path[s]) {
+            p += 1;
+            s += 1;
+        } else if let Some((star_p, star_s)) = star {
+            // Let the last `*` take one more segment and try again after it.
+            p = star_p + 1;
+            s = star_s + 1;
+            star = Some((star_p, star_s + 1));
+        } else {
+            return false;
         }
     }
+    pattern[p..]
+        .iter()
+        .all(|segment| *segment == Segment::Wildcard)
 }
 
 /// Whether `segment` lowercased equals `lower` (already lowercase), without allocating for ASCII.
@@ -290,6 +308,17 @@ mod tests {
         assert!(matches("GET /report/:id", "GET", "/report/a%2Fb"));
         assert!(matches("GET /report/:id", "GET", "/report/a\\b"));
         assert!(matches("GET /report/:id/raw", "GET", "/report/a%2Fraw"));
+    }
+
+    #[test]
+    fn many_wildcards_against_a_long_path_stay_cheap() {
+        let pattern = RoutePattern::parse("/*/*/*/*/*/*/*/*/x").unwrap();
+        let long = "/a".repeat(4_000);
+        assert!(!pattern.matches("GET", &long));
+        assert!(pattern.matches("GET", &format!("{long}/x")));
+        assert!(matches("/a/*/b/*/c", "GET", "/a/1/2/b/c"));
+        assert!(!matches("/a/*/b/*/c", "GET", "/a/1/2/b/c/d"));
+        assert!(matches("/*/end", "GET", "/end/end"));
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub enum PaymentError {
     /// The facilitator service cannot do its work (chain node down): 503, 504 on timeout, 400
     /// for a request it cannot take.
     ServiceUnavailable(FacilitatorError),
+    /// The settlement store (replay guard) cannot be reached: 503, nothing is served.
+    StoreUnavailable(t402_core::StoreError),
 }
 
 /// A challenge answer: status, the encoded `PAYMENT-REQUIRED` value and the body.
@@ -180,7 +182,9 @@ impl PaymentError {
             | Self::ServiceUnavailable(FacilitatorError::InvalidRequest { .. }) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable(_) | Self::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -195,6 +199,7 @@ impl PaymentError {
             Self::Facilitator(err) | Self::ServiceUnavailable(err) => Some(err.reason()),
             Self::Config(err) => Some(err.reason()),
             Self::Server { reason, .. } | Self::BadRequest { reason, .. } => Some(reason.clone()),
+            Self::StoreUnavailable(_) => Some(Reason::T402SettlementStoreUnavailable),
         }
     }
 
@@ -227,6 +232,11 @@ impl PaymentError {
             Self::Server { reason, message } | Self::BadRequest { reason, message } => {
                 (error_json(&reason, &message), JSON, None)
             }
+            Self::StoreUnavailable(err) => (
+                error_json(&Reason::T402SettlementStoreUnavailable, &err.to_string()),
+                JSON,
+                None,
+            ),
         };
         let mut response = Response::new(Full::new(body));
         *response.status_mut() = status;
@@ -270,6 +280,7 @@ impl std::fmt::Display for PaymentError {
             Self::Server { reason, message } | Self::BadRequest { reason, message } => {
                 write!(f, "{reason}: {message}")
             }
+            Self::StoreUnavailable(err) => err.fmt(f),
         }
     }
 }

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use t402_core::codec::Codec;
 use t402_core::mechanism::ServerMechanism;
-use t402_core::{Facilitator, MechanismRegistry, NetworkPattern, PROTOCOL_VERSION};
+use t402_core::{
+    Facilitator, MechanismRegistry, MemorySettlementStore, NetworkPattern, PROTOCOL_VERSION,
+    SettlementStore,
+};
 use tokio::sync::Mutex;
 use tower_layer::Layer;
 
@@ -76,6 +79,7 @@ pub struct PaymentLayerBuilder {
     paywall: Option<Paywall>,
     supported_ttl: Option<Duration>,
     codec: Codec,
+    store: Option<Arc<dyn SettlementStore>>,
 }
 
 impl Default for PaymentLayerBuilder {
@@ -88,6 +92,7 @@ impl Default for PaymentLayerBuilder {
             paywall: Some(Paywall::default()),
             supported_ttl: None,
             codec: Codec::default(),
+            store: Some(Arc::new(MemorySettlementStore::new())),
         }
     }
 }
@@ -144,6 +149,21 @@ impl PaymentLayerBuilder {
         self
     }
 
+    /// Where payments are claimed by the replay guard (default: a [`MemorySettlementStore`] of
+    /// this layer). Give every instance of a service the same shared store (Redis) so a payment
+    /// presented to one instance is refused by the others.
+    pub fn settlement_store(mut self, store: impl SettlementStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Turns the replay guard off: a payment presented again while its first request is in
+    /// flight reaches the facilitator (and, on a settle-after route, the handler) again.
+    pub fn without_replay_guard(mut self) -> Self {
+        self.store = None;
+        self
+    }
+
     /// Browsers get the JSON 402 like any client.
     pub fn without_paywall(mut self) -> Self {
         self.paywall = None;
@@ -195,6 +215,7 @@ impl PaymentLayerBuilder {
                 hooks: self.hooks,
                 paywall: self.paywall,
                 codec: self.codec,
+                store: self.store,
                 initialized: AtomicBool::new(false),
                 initializing: Mutex::new(()),
             }),

@@ -56,6 +56,7 @@ mod future;
 mod headers;
 mod layer;
 mod paid;
+mod replay;
 mod service;
 mod state;
 

@@ -21,6 +21,7 @@ use crate::config::SettleMode;
 use crate::error::PaymentError;
 use crate::headers::{SETTLEMENT_OVERRIDES_HEADER, attach_settlement, strip_internal_headers};
 use crate::hooks::{HookDecision, PaymentEvent, PaymentFailure, SettlementAmount, VerifiedPayment};
+use crate::replay::{self, Outcome};
 use crate::state::{LayerState, PricedRoute};
 
 /// One of the layer's own answers as a response of the service.
@@ -38,7 +39,7 @@ struct Accepted {
 /// polled ready.
 pub(crate) async fn handle<S, ReqBody, ResBody>(
     state: Arc<LayerState>,
-    mut inner: S,
+    inner: S,
     request: Request<ReqBody>,
     route_index: usize,
     header: HeaderValue,
@@ -49,15 +50,50 @@ where
     ResBody::Error: Into<BoxError>,
 {
     let priced = &state.routes[route_index];
-    let (mut parts, body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     let accepted = match accept(&state, priced, &parts, &header).await {
         Ok(accepted) => accepted,
         Err(error) => return Ok(answer(error)),
     };
-    let requirements = accepted.event.requirements.clone();
-    let verified = match verify(&state, priced, &accepted).await {
-        Ok(verified) => verified,
+    let refuse_replay = || {
+        let (status, reason) = replay::REPLAYED;
+        accepted.offers.refusal(
+            &priced.route,
+            status,
+            reason,
+            Some("this payment was already presented".into()),
+        )
+    };
+    let claimed = match replay::claim(&state, &accepted.event, refuse_replay).await {
+        Ok(claimed) => claimed,
         Err(error) => return Ok(answer(error)),
+    };
+    let (response, outcome) = serve(&state, priced, inner, parts, body, &accepted).await;
+    if let Some(claimed) = claimed {
+        claimed.finish(outcome).await;
+    }
+    response
+}
+
+/// Verification, the handler and settlement, in the route's order; with how the payment ended
+/// for its claim.
+async fn serve<S, ReqBody, ResBody>(
+    state: &LayerState,
+    priced: &PricedRoute,
+    mut inner: S,
+    mut parts: Parts,
+    body: ReqBody,
+    accepted: &Accepted,
+) -> (Result<Response<PaymentBody<ResBody>>, S::Error>, Outcome)
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let requirements = accepted.event.requirements.clone();
+    let verified = match verify(state, priced, accepted).await {
+        Ok(verified) => verified,
+        Err(error) => return (Ok(answer(error)), Outcome::Release),
     };
     parts.extensions.insert(VerifiedPayment {
         payer: verified.payer,
@@ -71,35 +107,65 @@ where
     let event = &accepted.event;
 
     if priced.route.settle_mode == SettleMode::BeforeHandler {
-        let settled = match settle(&state, event, &requirements).await {
+        let settled = match settle(state, event, &requirements).await {
             Ok(settled) => settled,
-            Err(error) => return Ok(answer(error)),
+            Err(error) => {
+                let outcome = settle_outcome(&error);
+                return (Ok(answer(error)), outcome);
+            }
         };
-        let (mut parts, body) = inner.call(request).await?.into_parts();
+        let outcome = Outcome::Settled(Box::new(settled.clone()));
+        let response = match inner.call(request).await {
+            Ok(response) => response,
+            Err(err) => return (Err(err), outcome),
+        };
+        let (mut parts, body) = response.into_parts();
         strip_internal_headers(&mut parts.headers);
         attach_settlement(&mut parts.headers, &settled);
-        return Ok(Response::from_parts(parts, Either::Left(body)));
+        return (Ok(Response::from_parts(parts, Either::Left(body))), outcome);
     }
 
-    let (mut parts, body) = inner.call(request).await?.into_parts();
+    let response = match inner.call(request).await {
+        Ok(response) => response,
+        Err(err) => return (Err(err), Outcome::Release),
+    };
+    let (mut parts, body) = response.into_parts();
     if parts.status.as_u16() >= 400 {
         // The handler failed: nothing is charged.
         strip_internal_headers(&mut parts.headers);
-        return Ok(Response::from_parts(parts, Either::Left(body)));
+        return (
+            Ok(Response::from_parts(parts, Either::Left(body))),
+            Outcome::Release,
+        );
     }
     let held = hold_response(priced, &parts, body).await.and_then(|bytes| {
         used_requirements(&mut parts, &requirements).map(|to_settle| (bytes, to_settle))
     });
     let (bytes, to_settle) = match held {
         Ok(held) => held,
-        Err(error) => return Ok(answer(error)),
+        Err(error) => return (Ok(answer(error)), Outcome::Release),
     };
-    match settle(&state, event, &to_settle).await {
+    match settle(state, event, &to_settle).await {
         Ok(settled) => {
             attach_settlement(&mut parts.headers, &settled);
-            Ok(Response::from_parts(parts, Either::Right(Full::new(bytes))))
+            (
+                Ok(Response::from_parts(parts, Either::Right(Full::new(bytes)))),
+                Outcome::Settled(Box::new(settled)),
+            )
         }
-        Err(error) => Ok(answer(error)),
+        Err(error) => {
+            let outcome = settle_outcome(&error);
+            (Ok(answer(error)), outcome)
+        }
+    }
+}
+
+/// How a failed settlement leaves the payment: a settlement answer says whether a transaction
+/// went out; a facilitator that failed leaves it unknown.
+fn settle_outcome(error: &PaymentError) -> Outcome {
+    match error {
+        PaymentError::SettlementFailed(settled) => Outcome::Settled(settled.clone()),
+        _ => Outcome::Keep,
     }
 }
 

@@ -57,6 +57,8 @@ pub(crate) struct LayerState {
     pub(crate) hooks: Arc<dyn PaymentHooks>,
     pub(crate) paywall: Option<Paywall>,
     pub(crate) codec: Codec,
+    /// Where payments are claimed (the replay guard); `None` turns the guard off.
+    pub(crate) store: Option<Arc<dyn t402_core::SettlementStore>>,
     /// Set once the routes were checked against the facilitators.
     pub(crate) initialized: AtomicBool,
     /// Held while checking, so concurrent first requests check once.

@@ -691,6 +691,7 @@ async fn crafted_headers_are_refused_and_one_valid_header_pays_once() {
         }
     }
     assert_eq!(served, 1);
+    assert_eq!(setup.runs.load(Ordering::SeqCst), 1, "the handler ran once");
     assert_eq!(
         token_balance(&setup, setup.world.pay_to).await,
         U256::from(PRICE)

@@ -116,8 +116,24 @@ async fn a_paid_request_is_served_settled_and_moves_the_balance() {
     assert_eq!(world.balance(world.pay_to).await, U256::from(PRICE));
     assert_eq!(world.handled(), 1);
 
-    // The same payment again: refused by verification (the nonce is used), handler not run.
+    // The same payment again: refused by the replay guard, handler not run.
     let replay = get_with(&app, "/paid", &[("payment-signature", &payment)]).await;
+    assert_eq!(replay.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(
+        required_of(&replay).error.as_deref(),
+        Some("t402_payment_replayed")
+    );
+    assert_eq!(world.handled(), 1);
+    assert_eq!(world.balance(world.pay_to).await, U256::from(PRICE));
+
+    // Without the guard (another instance with its own memory, say), verification refuses it:
+    // the nonce is used.
+    let unguarded = world.app(
+        world
+            .builder_with(world.facilitator.clone())
+            .without_replay_guard(),
+    );
+    let replay = get_with(&unguarded, "/paid", &[("payment-signature", &payment)]).await;
     assert_eq!(replay.status(), StatusCode::PAYMENT_REQUIRED);
     assert_eq!(
         required_of(&replay).error.as_deref(),

@@ -7,7 +7,10 @@
 //!   version `2`, 6 decimals), a payer holding 1 USDC, a payee, and an in-process facilitator
 //!   settling with one funded key;
 //! - [`test_token_price`], [`priced_report`] and [`serve`]: a priced `GET /report` on loopback;
-//! - [`reference_script`]: runs `scripts/x402-reference.mjs` (the reference TypeScript packages).
+//! - [`reference_script`]: runs `scripts/x402-reference.mjs` (the reference TypeScript packages);
+//! - [`fuzz`]: the bodies of the fuzz targets, shared by `fuzz/` and the corpus replay test.
+
+pub mod fuzz;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,0 +1,115 @@
+//! The replay guard: a payment is claimed in the settlement store before it is verified, so a
+//! second presentation of it — while the first is in flight, or after it was paid — gets 402
+//! `t402_payment_replayed` and never reaches the handler. A claim that ends without money moving
+//! is released, so the payer may present the payment again.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::StatusCode;
+use t402_core::{
+    Claim, PaymentId, Reason, SettleResponse, SettlementStore, StoreError, VerifyRequest,
+};
+
+use crate::error::PaymentError;
+use crate::hooks::PaymentEvent;
+use crate::state::LayerState;
+
+/// How long past the payment's own validity its record is kept.
+const RECORD_MARGIN_SECS: u64 = 60;
+
+/// How a paid request ended, for its claim.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Nothing was sent: the payer may present the payment again.
+    Release,
+    /// Settlement answered: the payment is spent (or a transaction was sent for it).
+    Settled(Box<SettleResponse>),
+    /// Unknown whether anything was sent (the facilitator failed during settlement, the
+    /// handler failed after settlement): the claim stays until it expires.
+    Keep,
+}
+
+/// A payment claimed for this request.
+pub(crate) struct Claimed {
+    store: Arc<dyn SettlementStore>,
+    id: PaymentId,
+}
+
+impl Claimed {
+    /// Records how the request ended. A store that fails here is logged: the claim then simply
+    /// stays until it expires (the safe side).
+    pub(crate) async fn finish(self, outcome: Outcome) {
+        let result = match &outcome {
+            Outcome::Release => self.store.release(&self.id).await,
+            Outcome::Settled(settled) => {
+                let sent = settled.success
+                    || settled
+                        .transaction
+                        .as_deref()
+                        .is_some_and(|tx| !tx.is_empty());
+                if sent {
+                    self.store.complete(&self.id, settled).await
+                } else {
+                    self.store.release(&self.id).await
+                }
+            }
+            Outcome::Keep => Ok(()),
+        };
+        if let Err(err) = result {
+            tracing::warn!(payment = %self.id, error = %err, "settlement record not updated");
+        }
+    }
+}
+
+/// Claims the payment of `event` before it is verified. `Ok(None)` when there is no guard (or
+/// the scheme names no payment id); a payment already claimed is the 402 refusal to send; a
+/// store that cannot be reached is a 503 (nothing is served unguarded).
+pub(crate) async fn claim(
+    state: &LayerState,
+    event: &PaymentEvent,
+    refuse: impl FnOnce() -> PaymentError,
+) -> Result<Option<Claimed>, PaymentError> {
+    let Some(store) = &state.store else {
+        return Ok(None);
+    };
+    let requirements = &event.requirements;
+    let Some(id) = state
+        .mechanism(&requirements.scheme, &requirements.network)
+        .and_then(|mechanism| {
+            mechanism.payment_id(&VerifyRequest::new(
+                event.payment.clone(),
+                requirements.clone(),
+            ))
+        })
+    else {
+        return Ok(None);
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let expires_at = now
+        .saturating_add(requirements.max_timeout_seconds)
+        .saturating_add(RECORD_MARGIN_SECS);
+    match store.claim(&id, expires_at).await {
+        Ok(Claim::Claimed) => Ok(Some(Claimed {
+            store: store.clone(),
+            id,
+        })),
+        Ok(_) => {
+            tracing::info!(payment = %id, "payment presented again");
+            Err(refuse())
+        }
+        Err(err) => Err(store_unavailable(err)),
+    }
+}
+
+fn store_unavailable(err: StoreError) -> PaymentError {
+    tracing::error!(error = %err, "settlement store unavailable: refusing paid requests");
+    PaymentError::StoreUnavailable(err)
+}
+
+/// The status of a replayed payment.
+pub(crate) const REPLAYED: (StatusCode, Reason) =
+    (StatusCode::PAYMENT_REQUIRED, Reason::T402PaymentReplayed);

@@ -49,6 +49,7 @@ pub mod facilitator_service;
 pub mod hooks;
 pub mod paywall;
 pub mod route;
+pub mod store;
 
 mod accepted;
 mod challenge;

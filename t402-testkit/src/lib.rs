@@ -8,9 +8,11 @@
 //!   settling with one funded key;
 //! - [`test_token_price`], [`priced_report`] and [`serve`]: a priced `GET /report` on loopback;
 //! - [`reference_script`]: runs `scripts/x402-reference.mjs` (the reference TypeScript packages);
-//! - [`fuzz`]: the bodies of the fuzz targets, shared by `fuzz/` and the corpus replay test.
+//! - [`fuzz`]: the bodies of the fuzz targets, shared by `fuzz/` and the corpus replay test;
+//! - [`redis::RedisServer`]: a redis-server of the test's own.
 
 pub mod fuzz;
+pub mod redis;
 
 use std::io::Write;
 use std::path::PathBuf;

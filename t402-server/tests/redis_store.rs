@@ -1,0 +1,215 @@
+//! The Redis settlement store against a real redis-server: the store's semantics, two server
+//! instances sharing one payment's fate, and a Redis outage (paid requests refused with 503,
+//! service back by itself when Redis returns).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::StatusCode;
+use common::*;
+use t402_core::{Claim, PaymentId, SettleResponse, SettlementRecord, SettlementStore};
+use t402_server::store::RedisSettlementStore;
+use t402_testkit::redis::RedisServer;
+
+fn id(n: u32) -> PaymentId {
+    PaymentId::from_parts(["exact", "eip155:31337", &n.to_string()])
+}
+
+fn far() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3_600
+}
+
+#[tokio::test]
+async fn records_move_from_claimed_to_sent_to_done_and_a_bare_claim_is_released() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisSettlementStore::connect(&redis.url()).await.unwrap();
+    let other = RedisSettlementStore::connect(&redis.url()).await.unwrap();
+
+    assert_eq!(store.claim(&id(1), far()).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        other.claim(&id(1), far()).await.unwrap(),
+        Claim::Existing(SettlementRecord::Claimed),
+        "another connection sees the claim"
+    );
+    store.mark_sent(&id(1), "0xabc").await.unwrap();
+    assert_eq!(
+        other.get(&id(1)).await.unwrap(),
+        Some(SettlementRecord::Sent {
+            transaction: "0xabc".into()
+        })
+    );
+    // A release after sending keeps the record.
+    other.release(&id(1)).await.unwrap();
+    let done = SettleResponse::success("0xabc", "eip155:31337", "0xpayer");
+    store.complete(&id(1), &done).await.unwrap();
+    assert_eq!(
+        other.claim(&id(1), far()).await.unwrap(),
+        Claim::Existing(SettlementRecord::Done(Box::new(done)))
+    );
+
+    // A bare claim is released and can be claimed again.
+    assert_eq!(store.claim(&id(2), far()).await.unwrap(), Claim::Claimed);
+    other.release(&id(2)).await.unwrap();
+    assert_eq!(other.get(&id(2)).await.unwrap(), None);
+    assert_eq!(other.claim(&id(2), far()).await.unwrap(), Claim::Claimed);
+
+    // An expired claim is gone.
+    let now = far() - 3_600;
+    assert_eq!(store.claim(&id(3), now + 1).await.unwrap(), Claim::Claimed);
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(store.claim(&id(3), far()).await.unwrap(), Claim::Claimed);
+
+    // Updates never bring back a record that is gone.
+    store.mark_sent(&id(4), "0xdef").await.unwrap();
+    assert_eq!(store.get(&id(4)).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_claim_wins_across_connections() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(
+            RedisSettlementStore::connect(&redis.url()).await.unwrap(),
+        ));
+    }
+    let winners = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..200)
+        .map(|n| {
+            let store = stores[n % stores.len()].clone();
+            let winners = winners.clone();
+            tokio::spawn(async move {
+                if store.claim(&id(9), far()).await.unwrap() == Claim::Claimed {
+                    winners.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(winners.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_redis_serve_one_payment_once() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let world = World::new();
+    let apps: Vec<_> = {
+        let mut apps = Vec::new();
+        for _ in 0..2 {
+            let store = RedisSettlementStore::connect(&redis.url()).await.unwrap();
+            apps.push(
+                world.app(
+                    world
+                        .builder_with(world.facilitator.clone())
+                        .settlement_store(store),
+                ),
+            );
+        }
+        apps
+    };
+    let payment = world
+        .pay(&required_of(&get_with(&apps[0], "/paid", &[]).await))
+        .await;
+    let tasks: Vec<_> = (0..1000)
+        .map(|n| {
+            let app = apps[n % 2].clone();
+            let payment = payment.clone();
+            tokio::spawn(async move {
+                let response = get_with(&app, "/paid", &[("payment-signature", &payment)]).await;
+                let status = response.status();
+                let reason = (status == StatusCode::PAYMENT_REQUIRED)
+                    .then(|| required_of(&response).error)
+                    .flatten();
+                (status, reason)
+            })
+        })
+        .collect();
+    let mut served = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (StatusCode::OK, _) => served += 1,
+            (StatusCode::PAYMENT_REQUIRED, Some(reason)) => {
+                assert_eq!(reason, "t402_payment_replayed")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(served, 1);
+    assert_eq!(
+        world.handled(),
+        1,
+        "the handler ran once across both instances"
+    );
+    assert_eq!(
+        world.balance(world.pay_to).await,
+        alloy_primitives::U256::from(PRICE)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_refuses_paid_requests_until_redis_returns() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let world = World::new();
+    let store = RedisSettlementStore::connect(&redis.url())
+        .await
+        .unwrap()
+        .with_timeout(std::time::Duration::from_millis(500));
+    let app = world.app(
+        world
+            .builder_with(world.facilitator.clone())
+            .settlement_store(store),
+    );
+    redis.stop();
+    let payment = world
+        .pay(&required_of(&get_with(&app, "/paid", &[]).await))
+        .await;
+    for _ in 0..3 {
+        let response = get_with(&app, "/paid", &[("payment-signature", &payment)]).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            body_text(response)
+                .await
+                .contains("t402_settlement_store_unavailable")
+        );
+    }
+    assert_eq!(world.handled(), 0);
+    assert_eq!(
+        world.balance(world.pay_to).await,
+        alloy_primitives::U256::ZERO
+    );
+
+    // Redis is back: the same layer serves the same payment, without a restart.
+    redis.resume();
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = get_with(&app, "/paid", &[("payment-signature", &payment)])
+            .await
+            .status();
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(world.handled(), 1);
+    assert_eq!(
+        world.balance(world.pay_to).await,
+        alloy_primitives::U256::from(PRICE)
+    );
+}

@@ -221,6 +221,13 @@ impl LocalFacilitator {
         }
     }
 
+    /// The identity of the payment in `request`, as its mechanism names it (the settlement
+    /// record's key); `None` when no mechanism serves it or the payload names none.
+    pub fn payment_id(&self, request: &FacilitatorRequest) -> Option<crate::PaymentId> {
+        let (v2, _) = Self::route(request).ok()?;
+        self.mechanism_for(request.version(), &v2)?.payment_id(&v2)
+    }
+
     fn mechanism_for(
         &self,
         version: u32,

@@ -1,10 +1,12 @@
 //! Facilitator clients: over HTTP (`HttpFacilitator`, feature `http-facilitator`), in-process (any
 //! [`Facilitator`](t402_core::Facilitator), such as [`t402_core::LocalFacilitator`]), and several
-//! with precedence ([`Facilitators`]).
+//! with precedence ([`Facilitators`]); [`RecordedFacilitator`] makes settlement idempotent
+//! through a settlement store.
 
 #[cfg(feature = "http-facilitator")]
 mod http;
 mod precedence;
+mod recorded;
 
 #[cfg(feature = "http-facilitator")]
 pub use http::{
@@ -12,3 +14,4 @@ pub use http::{
     HttpFacilitatorError, RetryPolicy,
 };
 pub use precedence::{DEFAULT_STALE_FOR, DEFAULT_SUPPORTED_TTL, Facilitators, OfferedKind};
+pub use recorded::{DEFAULT_SETTLEMENT_WAIT, PaymentIdOf, RecordedFacilitator};

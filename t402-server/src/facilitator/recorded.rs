@@ -1,0 +1,233 @@
+//! [`RecordedFacilitator`]: settlement records around a facilitator, so `/settle` is idempotent
+//! across retries, cancellations and replicas sharing one store.
+//!
+//! A settlement claims the payment's record first. The one that claims it settles in a task of
+//! its own — a caller that goes away (a dropped connection, a cancelled request) does not stop
+//! it — and records the answer. A settlement of a payment already claimed sends nothing: it
+//! waits (bounded) for the recorded answer and returns it, so every caller of one payment gets
+//! the same answer and there is one transaction.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use t402_core::error::BoxFuture;
+use t402_core::wire::FacilitatorRequest;
+use t402_core::{
+    Claim, Facilitator, FacilitatorError, LocalFacilitator, PaymentId, Reason, SettleResponse,
+    SettlementRecord, SettlementStore, SupportedResponse, VerifyResponse,
+};
+
+/// How long a settlement of a payment already in flight waits for its answer by default.
+pub const DEFAULT_SETTLEMENT_WAIT: Duration = Duration::from_secs(90);
+
+/// How often a waiting settlement reads the record.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Names the payment of a request.
+pub type PaymentIdOf = Arc<dyn Fn(&FacilitatorRequest) -> Option<PaymentId> + Send + Sync>;
+
+/// A facilitator whose settlements are recorded in a [`SettlementStore`].
+pub struct RecordedFacilitator<F> {
+    inner: Arc<F>,
+    store: Arc<dyn SettlementStore>,
+    payment_id: PaymentIdOf,
+    wait: Duration,
+}
+
+impl<F> Clone for RecordedFacilitator<F> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            store: self.store.clone(),
+            payment_id: self.payment_id.clone(),
+            wait: self.wait,
+        }
+    }
+}
+
+impl<F> fmt::Debug for RecordedFacilitator<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordedFacilitator")
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordedFacilitator<LocalFacilitator> {
+    /// Records the settlements of `local` in `store`, naming payments as its mechanisms do.
+    pub fn new(local: LocalFacilitator, store: impl SettlementStore + 'static) -> Self {
+        let local = Arc::new(local);
+        let names = local.clone();
+        Self::with_payment_id(
+            local,
+            store,
+            Arc::new(move |request: &FacilitatorRequest| names.payment_id(request)),
+        )
+    }
+}
+
+impl<F: Facilitator + 'static> RecordedFacilitator<F> {
+    /// Records the settlements of `inner` in `store`, naming payments with `payment_id`.
+    pub fn with_payment_id(
+        inner: Arc<F>,
+        store: impl SettlementStore + 'static,
+        payment_id: PaymentIdOf,
+    ) -> Self {
+        Self {
+            inner,
+            store: Arc::new(store),
+            payment_id,
+            wait: DEFAULT_SETTLEMENT_WAIT,
+        }
+    }
+
+    /// Sets how long a settlement of a payment in flight waits for its answer (default
+    /// [`DEFAULT_SETTLEMENT_WAIT`]).
+    #[must_use]
+    pub fn with_settlement_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// The facilitator recorded.
+    pub fn inner(&self) -> &Arc<F> {
+        &self.inner
+    }
+
+    async fn settle_recorded(
+        &self,
+        request: &FacilitatorRequest,
+    ) -> Result<SettleResponse, FacilitatorError> {
+        let Some(id) = (self.payment_id)(request) else {
+            return self.inner.settle(request).await;
+        };
+        let expires_at = expiry_of(request);
+        let claim = self
+            .store
+            .claim(&id, expires_at)
+            .await
+            .map_err(|err| FacilitatorError::Unavailable(Box::new(err)))?;
+        match claim {
+            Claim::Claimed => self.settle_detached(id, request.clone()).await,
+            Claim::Existing(record) => Ok(self.wait_for(&id, record, request).await),
+            _ => Err(FacilitatorError::Unavailable(
+                "unknown settlement record".into(),
+            )),
+        }
+    }
+
+    /// Settles in a task of its own and records the answer; the caller awaits it, but its going
+    /// away does not stop the settlement.
+    async fn settle_detached(
+        &self,
+        id: PaymentId,
+        request: FacilitatorRequest,
+    ) -> Result<SettleResponse, FacilitatorError> {
+        let inner = self.inner.clone();
+        let store = self.store.clone();
+        let task = tokio::spawn(async move {
+            let outcome = inner.settle(&request).await;
+            let recorded = match &outcome {
+                Ok(settled) if sent(settled) => store.complete(&id, settled).await,
+                // Nothing was sent: the payment may be presented again.
+                Ok(_) => store.release(&id).await,
+                // Unknown whether anything was sent: the claim stays until it expires.
+                Err(_) => Ok(()),
+            };
+            if let Err(err) = recorded {
+                tracing::warn!(payment = %id, error = %err, "settlement record not updated");
+            }
+            outcome
+        });
+        task.await.map_err(|err| FacilitatorError::Internal {
+            reason: Reason::UnexpectedSettleError,
+            source: Box::new(err),
+        })?
+    }
+
+    /// The answer of a settlement already claimed: the recorded one, waited for while in flight.
+    async fn wait_for(
+        &self,
+        id: &PaymentId,
+        mut record: SettlementRecord,
+        request: &FacilitatorRequest,
+    ) -> SettleResponse {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            if let SettlementRecord::Done(settled) = record {
+                return *settled;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+            match self.store.get(id).await {
+                Ok(Some(next)) => record = next,
+                // Released (nothing sent) or expired: no recorded answer to give.
+                Ok(None) => break,
+                Err(_) => {}
+            }
+        }
+        let mut answer =
+            SettleResponse::failure(Reason::DuplicateSettlement, network_of(request), None)
+                .with_message("this payment is being or was settled by another request");
+        if let SettlementRecord::Sent { transaction } = record {
+            answer.transaction = Some(transaction);
+        }
+        answer
+    }
+}
+
+/// Whether a settlement answer says a transaction went out.
+fn sent(settled: &SettleResponse) -> bool {
+    settled.success
+        || settled
+            .transaction
+            .as_deref()
+            .is_some_and(|transaction| !transaction.is_empty())
+}
+
+fn network_of(request: &FacilitatorRequest) -> String {
+    match request {
+        FacilitatorRequest::V2(request) => request.payment_requirements.network.to_string(),
+        FacilitatorRequest::V1(request) => request.payment_requirements.network.clone(),
+        _ => String::new(),
+    }
+}
+
+/// When the record of a request's payment may go: after its validity (`maxTimeoutSeconds`)
+/// plus a margin.
+fn expiry_of(request: &FacilitatorRequest) -> u64 {
+    let validity = match request {
+        FacilitatorRequest::V2(request) => request.payment_requirements.max_timeout_seconds,
+        FacilitatorRequest::V1(request) => request.payment_requirements.max_timeout_seconds,
+        _ => 3_600,
+    };
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .saturating_add(validity)
+        .saturating_add(600)
+}
+
+impl<F: Facilitator + 'static> Facilitator for RecordedFacilitator<F> {
+    fn verify<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
+        self.inner.verify(request)
+    }
+
+    fn settle<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        Box::pin(self.settle_recorded(request))
+    }
+
+    fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
+        self.inner.supported()
+    }
+}

@@ -10,6 +10,10 @@
 //! key_envs = ["FACILITATOR_KEY_1", "FACILITATOR_KEY_2"]
 //! receipt_timeout_secs = 60      # optional
 //! ```
+//!
+//! With `store_url_env = "T402_STORE_URL"` at the top level, settlements are recorded in the
+//! Redis the variable names (`redis://host:port`), shared by every replica: a settlement retried
+//! on any replica answers the recorded result instead of sending again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +34,10 @@ pub(crate) struct Config {
     pub(crate) listen: String,
     /// The chains served.
     pub(crate) chains: Vec<ChainConfig>,
+    /// The environment variable holding the settlement store's URL (Redis), when settlements
+    /// are recorded across replicas.
+    #[serde(default)]
+    pub(crate) store_url_env: Option<String>,
 }
 
 /// One chain.
@@ -61,6 +69,10 @@ pub(crate) async fn build(path: &std::path::Path) -> Result<(Config, LocalFacili
         .map_err(|err| CliError::new(exit::INPUT, format!("{}: {err}", path.display())))?;
     let config: Config = toml::from_str(&text)
         .map_err(|err| CliError::new(exit::INPUT, format!("{}: {err}", path.display())))?;
+    // Every variable the configuration names must be set before anything is connected.
+    if let Some(name) = &config.store_url_env {
+        env(name)?;
+    }
     if config.chains.is_empty() {
         return Err(CliError::new(
             exit::INPUT,
@@ -115,7 +127,26 @@ pub(crate) async fn serve(path: &std::path::Path) -> Result<(), CliError> {
         .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
     println!("facilitator listening on http://{address}");
     tracing::info!(%address, "facilitator listening");
-    let router = t402_server::facilitator_router(Arc::new(facilitator));
+    let facilitator: Arc<dyn t402_core::Facilitator> = match &config.store_url_env {
+        Some(name) => {
+            let url = env(name)?;
+            let store = t402_server::store::RedisSettlementStore::connect(&url)
+                .await
+                .map_err(|err| {
+                    CliError::new(
+                        exit::TRANSPORT,
+                        format!("settlement store via ${name}: {err}"),
+                    )
+                })?;
+            tracing::info!(store = ?store, "settlements recorded in the shared store");
+            Arc::new(t402_server::facilitator::RecordedFacilitator::new(
+                facilitator,
+                store,
+            ))
+        }
+        None => Arc::new(facilitator),
+    };
+    let router = t402_server::facilitator_router(facilitator);
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

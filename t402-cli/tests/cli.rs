@@ -130,6 +130,27 @@ async fn pay_exits_non_zero_when_the_final_answer_is_an_error() {
 }
 
 #[test]
+fn a_facilitator_store_named_by_an_unset_variable_is_an_input_error() {
+    let dir = std::env::temp_dir().join(format!("t402-cli-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("facilitator.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nstore_url_env = \"T402_NO_SUCH_STORE\"\nchains = []\n",
+    )
+    .unwrap();
+    let output = t402()
+        .args(["facilitator", "--config"])
+        .arg(&config)
+        .env_remove("T402_NO_SUCH_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("T402_NO_SUCH_STORE"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn pay_never_reads_a_key_from_arguments() {
     let output = t402()
         .args(["pay", "http://127.0.0.1:1/x"])
@@ -226,6 +247,10 @@ impl Drop for Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_facilitator_command_serves_a_t402_server() {
+    // Settlements are recorded in a Redis shared by replicas.
+    let Some(redis) = t402_testkit::redis::RedisServer::start() else {
+        return;
+    };
     let Some(anvil) = t402_evm::anvil::Anvil::start().await else {
         return;
     };
@@ -247,6 +272,7 @@ async fn the_facilitator_command_serves_a_t402_server() {
     std::fs::write(
         &config,
         r#"listen = "127.0.0.1:0"
+store_url_env = "T402_TEST_STORE_URL"
 
 [[chains]]
 network = "eip155:31337"
@@ -260,6 +286,7 @@ receipt_timeout_secs = 30
         .args(["facilitator", "--config"])
         .arg(&config)
         .env("T402_TEST_RPC_URL", &anvil.url)
+        .env("T402_TEST_STORE_URL", redis.url())
         .env("T402_TEST_KEY_1", key_hex(&keys[0]))
         .env("T402_TEST_KEY_2", key_hex(&keys[1]))
         .stdout(Stdio::piped())

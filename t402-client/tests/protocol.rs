@@ -5,18 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 use t402_client::{Budget, Client, ClientError, Payer, SpendPolicy, TransportRetry};
 use t402_core::codec::{Codec, encode_header};
 use t402_core::error::BoxFuture;
-use t402_core::mechanism::{ClientMechanism, SchemePayload};
-use t402_core::wire::JsonObject;
 use t402_core::{
-    MechanismError, NetworkPattern, PaymentRequired, PaymentRequirements, Reason, ResourceInfo,
-    SettleResponse,
+    NetworkPattern, PaymentRequired, PaymentRequirements, Reason, ResourceInfo, SettleResponse,
 };
-use t402_evm::ExactEvmClient;
+use t402_testkit::CountingClient;
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -42,33 +38,8 @@ fn challenge_header(amount: &str) -> String {
     )
 }
 
-/// Signs with the real EVM client and counts signatures.
-struct Counting {
-    inner: ExactEvmClient<PrivateKeySigner>,
-    signed: Arc<AtomicUsize>,
-}
-
-impl ClientMechanism for Counting {
-    fn scheme(&self) -> &str {
-        "exact"
-    }
-    fn create_payload<'a>(
-        &'a self,
-        version: u32,
-        requirements: &'a PaymentRequirements,
-        extensions: Option<&'a JsonObject>,
-    ) -> BoxFuture<'a, Result<SchemePayload, MechanismError>> {
-        self.signed.fetch_add(1, Ordering::SeqCst);
-        self.inner.create_payload(version, requirements, extensions)
-    }
-}
-
 fn client_with(policy: SpendPolicy) -> (Client, Arc<AtomicUsize>) {
-    let signed = Arc::new(AtomicUsize::new(0));
-    let mechanism = Counting {
-        inner: ExactEvmClient::new(PrivateKeySigner::random()),
-        signed: signed.clone(),
-    };
+    let (mechanism, signed) = CountingClient::new();
     let payer = Payer::new()
         .mechanism(
             NetworkPattern::parse("eip155:*").unwrap(),
@@ -161,7 +132,14 @@ async fn a_v1_body_challenge_is_paid_with_x_payment() {
         .respond_with(ResponseTemplate::new(402).set_body_json(json!({
             "x402Version": 1,
             "error": "X-PAYMENT header is required",
+            // An offer on a network this client does not know comes first: the payment must
+            // still name the network of the offer it pays.
             "accepts": [{
+                "scheme": "exact", "network": "some-unknown-chain", "maxAmountRequired": "10000",
+                "resource": "http://api.test/weather", "description": "", "mimeType": "",
+                "payTo": PAYEE, "maxTimeoutSeconds": 60, "asset": BASE_SEPOLIA_USDC,
+                "extra": {"name": "USDC", "version": "2"}
+            }, {
                 "scheme": "exact", "network": "base-sepolia", "maxAmountRequired": "10000",
                 "resource": "http://api.test/weather", "description": "", "mimeType": "",
                 "payTo": PAYEE, "maxTimeoutSeconds": 60, "asset": BASE_SEPOLIA_USDC,
@@ -479,15 +457,12 @@ async fn hooks_decline_before_signing_and_see_the_receipt() {
             .set_body_string("ok"),
     )
     .await;
-    let signed = Arc::new(AtomicUsize::new(0));
+    let (mechanism, signed) = CountingClient::new();
     let hooks = Careful::default();
     let payer = Payer::new()
         .mechanism(
             NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(Counting {
-                inner: ExactEvmClient::new(PrivateKeySigner::random()),
-                signed: signed.clone(),
-            }),
+            Arc::new(mechanism),
         )
         .hooks(hooks.clone());
     let client = Client::builder().payer(payer).build().unwrap();
@@ -563,14 +538,8 @@ async fn bodies_are_read_within_their_limits() {
         .respond_with(ResponseTemplate::new(402).set_body_json(huge))
         .mount(&server)
         .await;
-    let signed = Arc::new(AtomicUsize::new(0));
-    let payer = Payer::new().mechanism(
-        NetworkPattern::parse("eip155:*").unwrap(),
-        Counting {
-            inner: ExactEvmClient::new(PrivateKeySigner::random()),
-            signed: signed.clone(),
-        },
-    );
+    let (mechanism, signed) = CountingClient::new();
+    let payer = Payer::new().mechanism(NetworkPattern::parse("eip155:*").unwrap(), mechanism);
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(t402_client::middleware::PaymentMiddleware::new(payer))
         .build();

@@ -6,18 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use alloy_signer_local::PrivateKeySigner;
-use serde_json::{Value, json};
+use serde_json::json;
 use t402_client::{Budget, Client, ClientError, Payer, SpendPolicy};
-use t402_core::codec::{Codec, encode_header};
-use t402_core::error::BoxFuture;
-use t402_core::mechanism::{ClientMechanism, SchemePayload};
-use t402_core::wire::JsonObject;
+use t402_core::codec::encode_header;
 use t402_core::{
-    MechanismError, NetworkPattern, PaymentRequired, PaymentRequirements, Reason, ResourceInfo,
-    SettleResponse,
+    NetworkPattern, PaymentRequired, PaymentRequirements, Reason, ResourceInfo, SettleResponse,
 };
-use t402_evm::ExactEvmClient;
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -40,37 +34,10 @@ fn challenge(timeout: u64, error: &str) -> String {
     )
 }
 
-/// Signs with the real EVM client and counts signatures.
-struct Counting {
-    inner: ExactEvmClient<PrivateKeySigner>,
-    signed: Arc<AtomicUsize>,
-}
-
-impl ClientMechanism for Counting {
-    fn scheme(&self) -> &str {
-        "exact"
-    }
-    fn create_payload<'a>(
-        &'a self,
-        version: u32,
-        requirements: &'a PaymentRequirements,
-        extensions: Option<&'a JsonObject>,
-    ) -> BoxFuture<'a, Result<SchemePayload, MechanismError>> {
-        self.signed.fetch_add(1, Ordering::SeqCst);
-        self.inner.create_payload(version, requirements, extensions)
-    }
-}
-
 fn client_with(policy: SpendPolicy) -> (Client, Arc<AtomicUsize>) {
-    let signed = Arc::new(AtomicUsize::new(0));
+    let (mechanism, signed) = t402_testkit::CountingClient::new();
     let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Counting {
-                inner: ExactEvmClient::new(PrivateKeySigner::random()),
-                signed: signed.clone(),
-            },
-        )
+        .mechanism(NetworkPattern::parse("eip155:*").unwrap(), mechanism)
         .policy(policy);
     let client = Client::builder().payer(payer).build().unwrap();
     (client, signed)
@@ -257,46 +224,4 @@ async fn a_payment_never_follows_a_redirect_to_another_origin() {
         .await
         .unwrap();
     assert_eq!(response.text(), "moved content");
-}
-
-#[tokio::test]
-async fn a_v1_payment_names_the_network_of_the_offer_it_pays() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header_exists("x-payment"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("v1 content"))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let v1_offer = |network: &str| {
-        json!({
-            "scheme": "exact", "network": network, "maxAmountRequired": "10000",
-            "resource": "http://api.test/x", "description": "", "mimeType": "",
-            "payTo": PAYEE, "maxTimeoutSeconds": 60, "asset": USDC,
-            "extra": {"name": "USDC", "version": "2"}
-        })
-    };
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(402).set_body_json(json!({
-            "x402Version": 1,
-            "error": "X-PAYMENT header is required",
-            "accepts": [v1_offer("some-unknown-chain"), v1_offer("base-sepolia")],
-        })))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let (client, _) = client_with(SpendPolicy::new());
-    let response = client.get(&server.uri()).send().await.unwrap();
-    assert_eq!(response.text(), "v1 content");
-    let requests = server.received_requests().await.unwrap();
-    let header = requests[1]
-        .headers
-        .get("x-payment")
-        .unwrap()
-        .to_str()
-        .unwrap();
-    let payment = Codec::default().decode_x_payment(header).unwrap();
-    assert_eq!(payment.network, "base-sepolia");
-    let json: Value = serde_json::to_value(&payment).unwrap();
-    assert_eq!(json["x402Version"], 1);
 }

@@ -12,10 +12,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::json;
 use t402_core::{PaymentPayload, PaymentRequirements, VerifyRequest};
-use t402_svm::instructions::{
-    compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
-};
-use t402_svm::pubkey::{Pubkey, TOKEN_PROGRAM, associated_token_address};
+use t402_svm::instructions::{PaymentTransfer, compile, payment_instructions};
+use t402_svm::pubkey::{Pubkey, TOKEN_PROGRAM};
 use t402_svm::verify::verify_offline;
 use t402_svm::wire::Transaction;
 
@@ -34,24 +32,17 @@ fn bench(c: &mut Criterion) {
     }))
     .unwrap();
     let build = || {
-        let message = compile(
-            fee_payer,
-            &[
-                set_compute_unit_limit(20_000),
-                set_compute_unit_price(1),
-                transfer_checked(
-                    TOKEN_PROGRAM,
-                    associated_token_address(&payer, &mint, &TOKEN_PROGRAM),
-                    mint,
-                    associated_token_address(&payee, &mint, &TOKEN_PROGRAM),
-                    payer,
-                    1000,
-                    6,
-                ),
-                memo(b"0123456789abcdef0123456789abcdef"),
-            ],
-            [7; 32],
-        );
+        let transfer = PaymentTransfer {
+            token_program: TOKEN_PROGRAM,
+            mint,
+            decimals: 6,
+            payer,
+            pay_to: payee,
+            amount: 1000,
+        };
+        let instructions =
+            payment_instructions(&transfer, 20_000, 1, b"0123456789abcdef0123456789abcdef");
+        let message = compile(fee_payer, &instructions, [7; 32]);
         let mut transaction = Transaction::unsigned(message);
         transaction.sign(&authority).unwrap();
         STANDARD.encode(transaction.serialize().unwrap())

@@ -14,10 +14,8 @@ use t402_core::mechanism::{ClientMechanism, MechanismError, SchemePayload};
 use t402_core::wire::JsonObject;
 use t402_core::{PaymentRequirements, Reason};
 
-use crate::instructions::{
-    compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
-};
-use crate::pubkey::{Pubkey, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, associated_token_address};
+use crate::instructions::{PaymentTransfer, compile, payment_instructions};
+use crate::pubkey::{Pubkey, TOKEN_2022_PROGRAM, TOKEN_PROGRAM};
 use crate::rpc::{SolanaRpc, mint_decimals};
 use crate::verify::EXACT;
 use crate::wire::Transaction;
@@ -161,24 +159,21 @@ impl<R: SolanaRpc> ExactSvmClient<R> {
             Some(text) => text.to_owned(),
             None => self.unique_memo(),
         };
-        let message = compile(
-            fee_payer,
-            &[
-                set_compute_unit_limit(DEFAULT_COMPUTE_UNIT_LIMIT),
-                set_compute_unit_price(DEFAULT_COMPUTE_UNIT_PRICE),
-                transfer_checked(
-                    token_program,
-                    associated_token_address(&payer, &mint, &token_program),
-                    mint,
-                    associated_token_address(&pay_to, &mint, &token_program),
-                    payer,
-                    amount,
-                    decimals,
-                ),
-                memo(memo_text.as_bytes()),
-            ],
-            blockhash,
+        let transfer = PaymentTransfer {
+            token_program,
+            mint,
+            decimals,
+            payer,
+            pay_to,
+            amount,
+        };
+        let instructions = payment_instructions(
+            &transfer,
+            DEFAULT_COMPUTE_UNIT_LIMIT,
+            DEFAULT_COMPUTE_UNIT_PRICE,
+            memo_text.as_bytes(),
         );
+        let message = compile(fee_payer, &instructions, blockhash);
         let mut transaction = Transaction::unsigned(message);
         let signing = |err: crate::wire::WireError| MechanismError::Signing(Box::new(err));
         transaction.sign(&self.key).map_err(signing)?;

@@ -262,3 +262,53 @@ mod tests {
         assert_eq!(transfer.accounts, vec![2, 4, 3, 1]);
     }
 }
+
+/// What one payment transfers: `amount` of `mint` (with `decimals`) from `payer`'s associated
+/// token account to `pay_to`'s, under `token_program`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentTransfer {
+    /// Token or Token-2022.
+    pub token_program: Pubkey,
+    /// The mint.
+    pub mint: Pubkey,
+    /// The mint's decimals.
+    pub decimals: u8,
+    /// The transfer authority (the payer's wallet).
+    pub payer: Pubkey,
+    /// The payee's wallet.
+    pub pay_to: Pubkey,
+    /// Atomic units.
+    pub amount: u64,
+}
+
+/// The reference layout of an `exact` payment: compute limit, compute price, `TransferChecked`
+/// between the two associated token accounts, and a memo.
+pub fn payment_instructions(
+    transfer: &PaymentTransfer,
+    compute_unit_limit: u32,
+    compute_unit_price: u64,
+    memo_text: &[u8],
+) -> [Instruction; 4] {
+    let PaymentTransfer {
+        token_program,
+        mint,
+        decimals,
+        payer,
+        pay_to,
+        amount,
+    } = *transfer;
+    [
+        set_compute_unit_limit(compute_unit_limit),
+        set_compute_unit_price(compute_unit_price),
+        transfer_checked(
+            token_program,
+            crate::pubkey::associated_token_address(&payer, &mint, &token_program),
+            mint,
+            crate::pubkey::associated_token_address(&pay_to, &mint, &token_program),
+            payer,
+            amount,
+            decimals,
+        ),
+        memo(memo_text),
+    ]
+}

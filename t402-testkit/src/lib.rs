@@ -239,3 +239,39 @@ pub async fn reference_script(input: serde_json::Value) -> std::process::Output 
     .await
     .expect("the blocking task ends")
 }
+
+/// The EVM `exact` client with a fresh key, counting the payments it signs.
+#[derive(Debug)]
+pub struct CountingClient {
+    inner: t402_evm::ExactEvmClient<PrivateKeySigner>,
+    signed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingClient {
+    /// A client with a random key, and the counter of its signatures.
+    pub fn new() -> (Self, Arc<std::sync::atomic::AtomicUsize>) {
+        let signed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = Self {
+            inner: t402_evm::ExactEvmClient::new(PrivateKeySigner::random()),
+            signed: signed.clone(),
+        };
+        (client, signed)
+    }
+}
+
+impl t402_core::ClientMechanism for CountingClient {
+    fn scheme(&self) -> &str {
+        "exact"
+    }
+
+    fn create_payload<'a>(
+        &'a self,
+        version: u32,
+        requirements: &'a t402_core::PaymentRequirements,
+        extensions: Option<&'a t402_core::JsonObject>,
+    ) -> t402_core::BoxFuture<'a, Result<t402_core::SchemePayload, t402_core::MechanismError>> {
+        self.signed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.create_payload(version, requirements, extensions)
+    }
+}

@@ -40,10 +40,8 @@ fn every_saved_input_runs_cleanly() {
 #[ignore = "writes files; run by scripts/fuzz --seed"]
 fn write_seeds() {
     use base64::Engine;
-    use t402_svm::instructions::{
-        compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
-    };
-    use t402_svm::pubkey::{Pubkey, TOKEN_PROGRAM, associated_token_address};
+    use t402_svm::instructions::{PaymentTransfer, compile, payment_instructions};
+    use t402_svm::pubkey::{Pubkey, TOKEN_PROGRAM};
 
     let fixtures = t402_testkit::workspace_root().join("t402-core/tests/fixtures");
     let write = |target: &str, name: &str, data: &[u8]| {
@@ -92,22 +90,17 @@ fn write_seeds() {
         Pubkey([3; 32]),
         Pubkey([4; 32]),
     );
+    let transfer = PaymentTransfer {
+        token_program: TOKEN_PROGRAM,
+        mint,
+        decimals: 6,
+        payer,
+        pay_to: payee,
+        amount: 1000,
+    };
     let message = compile(
         fee_payer,
-        &[
-            set_compute_unit_limit(20_000),
-            set_compute_unit_price(1),
-            transfer_checked(
-                TOKEN_PROGRAM,
-                associated_token_address(&payer, &mint, &TOKEN_PROGRAM),
-                mint,
-                associated_token_address(&payee, &mint, &TOKEN_PROGRAM),
-                payer,
-                1000,
-                6,
-            ),
-            memo(b"seed"),
-        ],
+        &payment_instructions(&transfer, 20_000, 1, b"seed"),
         [5; 32],
     );
     let bytes = t402_svm::wire::Transaction::unsigned(message)

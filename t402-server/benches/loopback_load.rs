@@ -76,46 +76,6 @@ async fn rate(url: &str, status: u16, connections: u64, seconds: u64) -> f64 {
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Paid requests per second: each pre-signed payment sent once, `connections` at a time.
-async fn paid_rate(url: &str, payments: Vec<String>, connections: u64) -> f64 {
-    let client = reqwest::Client::new();
-    let queue = Arc::new(std::sync::Mutex::new(payments));
-    let started = Instant::now();
-    let done = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, url, queue, done) =
-                (client.clone(), url.to_owned(), queue.clone(), done.clone());
-            tokio::spawn(async move {
-                loop {
-                    let Some(payment) = queue.lock().unwrap().pop() else {
-                        break;
-                    };
-                    let response = client
-                        .get(&url)
-                        .header("PAYMENT-SIGNATURE", payment)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status().as_u16(), 200);
-                    assert!(response.headers().contains_key("payment-response"));
-                    response.bytes().await.unwrap();
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.unwrap();
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let seconds = env_number("T402_LOAD_SECONDS", 5);
     let connections = env_number("T402_LOAD_CONNECTIONS", 32);
@@ -182,7 +142,7 @@ fn main() {
             challenges.push(rate(&format!("{guarded}/paid"), 402, connections, seconds).await);
         }
         let (bare_rps, free_rps, challenge_rps) =
-            (median(bares), median(frees), median(challenges));
+            (t402_testkit::median(bares), t402_testkit::median(frees), t402_testkit::median(challenges));
 
         let challenge = reqwest::get(format!("{guarded}/paid")).await.unwrap();
         let required = Codec::default()
@@ -198,7 +158,7 @@ fn main() {
                 payload.payload,
             )));
         }
-        let paid_rps = paid_rate(&format!("{guarded}/paid"), signed, connections).await;
+        let paid_rps = t402_testkit::paid_rate(&format!("{guarded}/paid"), signed, connections).await;
 
         println!(
             "loopback load: {connections} connections, {seconds} s per run, median of {rounds} rounds"

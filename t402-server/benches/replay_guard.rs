@@ -10,10 +10,6 @@
 // A benchmark binary reports on stdout.
 #![allow(missing_docs)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
-
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use axum::Router;
@@ -85,45 +81,6 @@ fn builder(token: Address) -> PaymentLayerBuilder {
         )
 }
 
-/// Paid requests per second: each payment sent once, `connections` at a time.
-async fn paid_rate(url: &str, payments: Vec<String>, connections: u64) -> f64 {
-    let client = reqwest::Client::new();
-    let queue = Arc::new(std::sync::Mutex::new(payments));
-    let done = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, url, queue, done) =
-                (client.clone(), url.to_owned(), queue.clone(), done.clone());
-            tokio::spawn(async move {
-                loop {
-                    let Some(payment) = queue.lock().unwrap().pop() else {
-                        break;
-                    };
-                    let response = client
-                        .get(&url)
-                        .header("PAYMENT-SIGNATURE", payment)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status().as_u16(), 200);
-                    response.bytes().await.unwrap();
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.unwrap();
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let payments = env_number("T402_GUARD_PAYMENTS", 5000);
     let rounds = env_number("T402_GUARD_ROUNDS", 3);
@@ -179,16 +136,18 @@ fn main() {
                         payload.payload,
                     )));
                 }
-                results[index].push(paid_rate(&format!("{base}/paid"), signed, connections).await);
+                results[index].push(
+                    t402_testkit::paid_rate(&format!("{base}/paid"), signed, connections).await,
+                );
             }
         }
         println!(
             "replay guard: paid requests through a stub facilitator, {connections} connections, \
              {payments} payments per run, median of {rounds} rounds"
         );
-        let baseline = median(results[0].clone());
+        let baseline = t402_testkit::median(results[0].clone());
         for ((name, _), values) in modes.iter().zip(results) {
-            let rps = median(values);
+            let rps = t402_testkit::median(values);
             println!("  {name:<18} {rps:>10.0} req/s  {:.3}x", rps / baseline);
         }
         if redis.is_none() {

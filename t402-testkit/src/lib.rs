@@ -275,3 +275,46 @@ impl t402_core::ClientMechanism for CountingClient {
         self.inner.create_payload(version, requirements, extensions)
     }
 }
+
+/// Paid requests per second against `url`: each payment header sent once, `connections` at a
+/// time, every answer checked to be 200 with a `PAYMENT-RESPONSE`.
+pub async fn paid_rate(url: &str, payments: Vec<String>, connections: u64) -> f64 {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let client = reqwest::Client::new();
+    let queue = Arc::new(std::sync::Mutex::new(payments));
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url, queue, done) =
+                (client.clone(), url.to_owned(), queue.clone(), done.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(payment) = queue.lock().expect("the queue").pop() else {
+                        break;
+                    };
+                    let response = client
+                        .get(&url)
+                        .header("PAYMENT-SIGNATURE", payment)
+                        .send()
+                        .await
+                        .expect("an answer");
+                    assert_eq!(response.status().as_u16(), 200);
+                    assert!(response.headers().contains_key("payment-response"));
+                    response.bytes().await.expect("a body");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("a worker");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The median of `values`.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

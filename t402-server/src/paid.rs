@@ -56,11 +56,10 @@ where
         Err(error) => return Ok(answer(error)),
     };
     let refuse_replay = || {
-        let (status, reason) = replay::REPLAYED;
         accepted.offers.refusal(
             &priced.route,
-            status,
-            reason,
+            StatusCode::PAYMENT_REQUIRED,
+            Reason::T402PaymentReplayed,
             Some("this payment was already presented".into()),
         )
     };

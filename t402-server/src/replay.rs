@@ -6,10 +6,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::StatusCode;
-use t402_core::{
-    Claim, PaymentId, Reason, SettleResponse, SettlementStore, StoreError, VerifyRequest,
-};
+use t402_core::{Claim, PaymentId, SettleResponse, SettlementStore, StoreError, VerifyRequest};
 
 use crate::error::PaymentError;
 use crate::hooks::PaymentEvent;
@@ -109,7 +106,3 @@ fn store_unavailable(err: StoreError) -> PaymentError {
     tracing::error!(error = %err, "settlement store unavailable: refusing paid requests");
     PaymentError::StoreUnavailable(err)
 }
-
-/// The status of a replayed payment.
-pub(crate) const REPLAYED: (StatusCode, Reason) =
-    (StatusCode::PAYMENT_REQUIRED, Reason::T402PaymentReplayed);

@@ -67,7 +67,16 @@ where
         Ok(claimed) => claimed,
         Err(error) => return Ok(answer(error)),
     };
-    let (response, outcome) = serve(&state, priced, inner, parts, body, &accepted).await;
+    let (response, outcome) = serve(
+        &state,
+        priced,
+        inner,
+        parts,
+        body,
+        &accepted,
+        claimed.as_ref(),
+    )
+    .await;
     if let Some(claimed) = claimed {
         claimed.finish(outcome).await;
     }
@@ -83,6 +92,7 @@ async fn serve<S, ReqBody, ResBody>(
     mut parts: Parts,
     body: ReqBody,
     accepted: &Accepted,
+    claimed: Option<&replay::Claimed>,
 ) -> (Result<Response<PaymentBody<ResBody>>, S::Error>, Outcome)
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -105,7 +115,13 @@ where
     let request = Request::from_parts(parts, body);
     let event = &accepted.event;
 
+    let settling = || {
+        if let Some(claimed) = claimed {
+            claimed.settling();
+        }
+    };
     if priced.route.settle_mode == SettleMode::BeforeHandler {
+        settling();
         let settled = match settle(state, event, &requirements).await {
             Ok(settled) => settled,
             Err(error) => {
@@ -144,6 +160,7 @@ where
         Ok(held) => held,
         Err(error) => return (Ok(answer(error)), Outcome::Release),
     };
+    settling();
     match settle(state, event, &to_settle).await {
         Ok(settled) => {
             attach_settlement(&mut parts.headers, &settled);

@@ -4,6 +4,7 @@
 //! is released, so the payer may present the payment again.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use t402_core::{Claim, PaymentId, SettleResponse, SettlementStore, StoreError, VerifyRequest};
@@ -27,16 +28,26 @@ pub(crate) enum Outcome {
     Keep,
 }
 
-/// A payment claimed for this request.
+/// A payment claimed for this request. A request that goes away (the client disconnected)
+/// before settlement started releases its claim on drop, so the payer's retry is not refused as a
+/// replay; once settlement started, the claim stays (it is unknown whether anything was sent).
 pub(crate) struct Claimed {
     store: Arc<dyn SettlementStore>,
     id: PaymentId,
+    settling: AtomicBool,
+    finished: bool,
 }
 
 impl Claimed {
+    /// Settlement is about to start: from now on the claim is kept if the request goes away.
+    pub(crate) fn settling(&self) {
+        self.settling.store(true, Ordering::Release);
+    }
+
     /// Records how the request ended. A store that fails here is logged: the claim then simply
     /// stays until it expires (the safe side).
-    pub(crate) async fn finish(self, outcome: Outcome) {
+    pub(crate) async fn finish(mut self, outcome: Outcome) {
+        self.finished = true;
         let result = match &outcome {
             Outcome::Release => self.store.release(&self.id).await,
             Outcome::Settled(settled) => {
@@ -93,12 +104,31 @@ pub(crate) async fn claim(
         Ok(Claim::Claimed) => Ok(Some(Claimed {
             store: store.clone(),
             id,
+            settling: AtomicBool::new(false),
+            finished: false,
         })),
         Ok(_) => {
             tracing::info!(payment = %id, "payment presented again");
             Err(refuse())
         }
         Err(err) => Err(store_unavailable(err)),
+    }
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        if self.finished || self.settling.load(Ordering::Acquire) {
+            return;
+        }
+        // The request went away before settlement: nothing was sent, release the claim.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, id) = (self.store.clone(), self.id.clone());
+            runtime.spawn(async move {
+                if let Err(err) = store.release(&id).await {
+                    tracing::warn!(payment = %id, error = %err, "claim not released");
+                }
+            });
+        }
     }
 }
 

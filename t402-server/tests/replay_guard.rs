@@ -203,3 +203,50 @@ async fn an_unreachable_store_refuses_paid_requests() {
         alloy_primitives::U256::ZERO
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_goes_away_before_settlement_releases_its_claim() {
+    let world = World::new();
+    let (gate, entered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let app = waiting_app(&world, gate.clone(), entered.clone());
+    let payment = world
+        .pay(&required_of(&get_with(&app, "/slow-handler", &[]).await))
+        .await;
+    let first = {
+        let (app, payment) = (app.clone(), payment.clone());
+        tokio::spawn(async move {
+            get_with(&app, "/slow-handler", &[("payment-signature", &payment)]).await
+        })
+    };
+    entered.notified().await;
+    // The client goes away while the handler works: nothing was settled.
+    first.abort();
+    let _ = first.await;
+    // Its retry of the same payment is served, not refused as a replay.
+    let mut retried = None;
+    for _ in 0..50 {
+        let (app, payment) = (app.clone(), payment.clone());
+        let mut retry = tokio::spawn(async move {
+            get_with(&app, "/slow-handler", &[("payment-signature", &payment)]).await
+        });
+        tokio::select! {
+            _ = entered.notified() => {
+                gate.notify_one();
+                retried = Some(retry.await.unwrap());
+                break;
+            }
+            refused = &mut retry => {
+                let refused = refused.unwrap();
+                assert_eq!(required_of(&refused).error.as_deref(), Some("t402_payment_replayed"));
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
+    let retried = retried.expect("the retry reached the handler");
+    assert_eq!(retried.status(), StatusCode::OK);
+    assert_eq!(world.handled(), 2);
+    assert_eq!(
+        world.balance(world.pay_to).await,
+        alloy_primitives::U256::from(PRICE)
+    );
+}

@@ -78,7 +78,16 @@ where
     )
     .await;
     if let Some(claimed) = claimed {
-        claimed.finish(outcome).await;
+        match (&outcome, tokio::runtime::Handle::try_current()) {
+            // A settled payment stays taken either way: its record is completed off the
+            // response's path, so a paid request carries one store round trip (the claim).
+            // Should the process stop first, the claim simply stays until it expires.
+            (Outcome::Settled(_) | Outcome::Keep, Ok(runtime)) => {
+                runtime.spawn(claimed.finish(outcome));
+            }
+            // A release is done before answering, so the payer's next presentation finds it.
+            _ => claimed.finish(outcome).await,
+        }
     }
     response
 }

@@ -503,9 +503,10 @@ fn forged(setup: &Setup, valid: &Value, auth: &Authorization) -> Vec<Case> {
             Bytes::from(bytes[..64].to_vec()).to_string(),
         ),
         ("66 bytes".into(), format!("{signature}00")),
-        ("v = 0".into(), {
+        ("v of the other parity, written 0 or 1".into(), {
+            // 0/1 stand for 27/28: the other parity recovers another signer.
             let mut b = bytes.to_vec();
-            b[64] = 0;
+            b[64] = if bytes[64] == 27 { 1 } else { 0 };
             Bytes::from(b).to_string()
         }),
         ("v = 29".into(), {

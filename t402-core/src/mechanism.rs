@@ -20,8 +20,8 @@ use crate::price::{AssetAmount, Price, PriceError};
 use crate::reason::Reason;
 use crate::settlement::PaymentId;
 use crate::wire::{
-    JsonObject, PaymentRequirements, SettleRequest, SettleResponse, SupportedKind, VerifyRequest,
-    VerifyResponse,
+    JsonObject, PaymentPayload, PaymentRequirements, SettleRequest, SettleResponse, SupportedKind,
+    VerifyRequest, VerifyResponse,
 };
 
 /// What a client mechanism produced: the scheme payload and any extension data to send with it.
@@ -120,9 +120,14 @@ pub trait ServerMechanism: Send + Sync + 'static {
         crate::asset::known_decimals(network, asset)
     }
 
-    /// The identity of the payment in `request`, the same however its bytes are re-encoded
-    /// (the replay guard's key); `None` when the payload does not name one.
-    fn payment_id(&self, _request: &VerifyRequest) -> Option<PaymentId> {
+    /// The identity of `payment` (paying `requirements`), the same however its bytes are
+    /// re-encoded: the replay guard's key, computed on every paid request, so without copying
+    /// the payment. `None` when the payload does not name one.
+    fn payment_id(
+        &self,
+        _payment: &PaymentPayload,
+        _requirements: &PaymentRequirements,
+    ) -> Option<PaymentId> {
         None
     }
 }
@@ -221,8 +226,12 @@ macro_rules! forward_server_mechanism {
             fn asset_decimals(&self, asset: &str, network: &Network) -> Option<u8> {
                 (**self).asset_decimals(asset, network)
             }
-            fn payment_id(&self, request: &VerifyRequest) -> Option<PaymentId> {
-                (**self).payment_id(request)
+            fn payment_id(
+                &self,
+                payment: &PaymentPayload,
+                requirements: &PaymentRequirements,
+            ) -> Option<PaymentId> {
+                (**self).payment_id(payment, requirements)
             }
         }
     };

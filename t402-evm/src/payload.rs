@@ -76,15 +76,27 @@ impl ExactEvmPayload {
 /// itself uses to refuse a second transfer. `None` when the payload or the addresses do not
 /// parse (such a payment fails verification anyway).
 pub fn payment_id(request: &t402_core::VerifyRequest) -> Option<t402_core::PaymentId> {
-    let requirements = &request.payment_requirements;
-    let payload = ExactEvmPayload::from_object(&request.payment_payload.payload).ok()?;
+    payment_id_of(
+        &request.payment_payload.payload,
+        &request.payment_requirements,
+    )
+}
+
+/// [`payment_id`] from a payment's `payload` object and the requirements it pays: reads only
+/// the authorization's `from` and `nonce` (the replay guard computes it on every paid request).
+pub fn payment_id_of(
+    payload: &JsonObject,
+    requirements: &t402_core::PaymentRequirements,
+) -> Option<t402_core::PaymentId> {
+    let authorization = payload.get("authorization")?;
+    let from: alloy_primitives::Address = authorization.get("from")?.as_str()?.parse().ok()?;
+    let nonce: alloy_primitives::B256 = authorization.get("nonce")?.as_str()?.parse().ok()?;
     let token: alloy_primitives::Address = requirements.asset.parse().ok()?;
-    let authorization = &payload.authorization;
     Some(t402_core::PaymentId::from_parts([
         crate::verify::EXACT.to_owned(),
         requirements.network.to_string(),
         format!("{token:#x}"),
-        format!("{:#x}", authorization.from),
-        authorization.nonce.to_string(),
+        format!("{from:#x}"),
+        nonce.to_string(),
     ]))
 }

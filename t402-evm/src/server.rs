@@ -21,8 +21,12 @@ impl ServerMechanism for ExactEvmServer {
         EXACT
     }
 
-    fn payment_id(&self, request: &t402_core::VerifyRequest) -> Option<t402_core::PaymentId> {
-        crate::payload::payment_id(request)
+    fn payment_id(
+        &self,
+        payment: &t402_core::PaymentPayload,
+        requirements: &t402_core::PaymentRequirements,
+    ) -> Option<t402_core::PaymentId> {
+        crate::payload::payment_id_of(&payment.payload, requirements)
     }
 
     fn parse_price(&self, price: &Price, network: &Network) -> Result<AssetAmount, PriceError> {

@@ -370,7 +370,8 @@ async fn a_payment_id_names_network_token_payer_and_nonce() {
         )
     );
     assert_eq!(
-        t402_evm::ExactEvmServer.payment_id(&request),
+        t402_evm::ExactEvmServer
+            .payment_id(&request.payment_payload, &request.payment_requirements),
         Some(id.clone())
     );
 

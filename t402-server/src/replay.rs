@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use t402_core::{Claim, PaymentId, SettleResponse, SettlementStore, StoreError, VerifyRequest};
+use t402_core::{Claim, PaymentId, SettleResponse, SettlementStore, StoreError};
 
 use crate::error::PaymentError;
 use crate::hooks::PaymentEvent;
@@ -84,12 +84,7 @@ pub(crate) async fn claim(
     let requirements = &event.requirements;
     let Some(id) = state
         .mechanism(&requirements.scheme, &requirements.network)
-        .and_then(|mechanism| {
-            mechanism.payment_id(&VerifyRequest::new(
-                event.payment.clone(),
-                requirements.clone(),
-            ))
-        })
+        .and_then(|mechanism| mechanism.payment_id(&event.payment, requirements))
     else {
         return Ok(None);
     };

@@ -390,10 +390,19 @@ pub fn verify_offline(
 /// which every signature covers — so re-signed or re-encoded variants of one payment share it.
 /// `None` when the payload holds no readable transaction.
 pub fn payment_id(request: &VerifyRequest) -> Option<t402_core::PaymentId> {
+    payment_id_of(
+        &request.payment_payload.payload,
+        &request.payment_requirements,
+    )
+}
+
+/// [`payment_id`] from a payment's `payload` object and the requirements it pays.
+pub fn payment_id_of(
+    payload: &t402_core::JsonObject,
+    requirements: &t402_core::PaymentRequirements,
+) -> Option<t402_core::PaymentId> {
     use sha2::{Digest, Sha256};
-    let encoded = request
-        .payment_payload
-        .payload
+    let encoded = payload
         .get("transaction")
         .and_then(serde_json::Value::as_str)?;
     let bytes = STANDARD.decode(encoded).ok()?;
@@ -403,7 +412,7 @@ pub fn payment_id(request: &VerifyRequest) -> Option<t402_core::PaymentId> {
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Some(t402_core::PaymentId::from_parts([
         EXACT.to_owned(),
-        request.payment_requirements.network.to_string(),
+        requirements.network.to_string(),
         hex,
     ]))
 }

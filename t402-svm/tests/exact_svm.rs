@@ -689,7 +689,9 @@ fn variants_of_one_message_share_one_payment_id() {
         let request = verify_request(&requirements, variant);
         assert_eq!(t402_svm::verify::payment_id(&request).as_ref(), Some(&id));
         assert_eq!(
-            t402_svm::ExactSvmServer.payment_id(&request).as_ref(),
+            t402_svm::ExactSvmServer
+                .payment_id(&request.payment_payload, &request.payment_requirements)
+                .as_ref(),
             Some(&id)
         );
         assert_eq!(facilitator.payment_id(&request).as_ref(), Some(&id));

@@ -51,12 +51,7 @@ impl Claimed {
         let result = match &outcome {
             Outcome::Release => self.store.release(&self.id).await,
             Outcome::Settled(settled) => {
-                let sent = settled.success
-                    || settled
-                        .transaction
-                        .as_deref()
-                        .is_some_and(|tx| !tx.is_empty());
-                if sent {
+                if crate::facilitator::sent(settled) {
                     self.store.complete(&self.id, settled).await
                 } else {
                     self.store.release(&self.id).await

@@ -71,20 +71,12 @@ impl LayerState {
         if self.routes.is_empty() {
             return None;
         }
-        let path = RequestPath::new(path);
-        let segments = path.segments();
-        if let Some(index) = self
-            .routes
-            .iter()
-            .position(|priced| priced.pattern.matches_segments(method, &segments))
-        {
-            return Some(index);
-        }
-        // Another stack's reading of the path must not escape the price either.
-        let decoded = path.decoded_first()?;
-        self.routes
-            .iter()
-            .position(|priced| priced.pattern.matches_segments(method, &decoded))
+        // Every reading of the path a router may take is priced, the routers' own first.
+        RequestPath::new(path).readings().find_map(|segments| {
+            self.routes
+                .iter()
+                .position(|priced| priced.pattern.matches_segments(method, &segments))
+        })
     }
 
     /// The server mechanism for `scheme` on `network` (protocol v2).

@@ -40,13 +40,14 @@ fn waiting_app(world: &World, gate: Arc<Notify>, entered: Arc<Notify>) -> Router
         .layer(layer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payment_replayed_while_in_flight_never_reaches_the_handler() {
-    let world = World::new();
-    let (gate, entered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let app = waiting_app(&world, gate.clone(), entered.clone());
+/// A payment for `/slow-handler`, and a request paying with it that is held in the handler.
+async fn paid_request_in_its_handler(
+    world: &World,
+    app: &Router,
+    entered: &Notify,
+) -> (String, tokio::task::JoinHandle<axum::response::Response>) {
     let payment = world
-        .pay(&required_of(&get_with(&app, "/slow-handler", &[]).await))
+        .pay(&required_of(&get_with(app, "/slow-handler", &[]).await))
         .await;
     let first = {
         let (app, payment) = (app.clone(), payment.clone());
@@ -55,6 +56,15 @@ async fn a_payment_replayed_while_in_flight_never_reaches_the_handler() {
         })
     };
     entered.notified().await;
+    (payment, first)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_replayed_while_in_flight_never_reaches_the_handler() {
+    let world = World::new();
+    let (gate, entered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let app = waiting_app(&world, gate.clone(), entered.clone());
+    let (payment, first) = paid_request_in_its_handler(&world, &app, &entered).await;
     // The first request is in its handler, not yet settled.
     for _ in 0..5 {
         let replay = get_with(&app, "/slow-handler", &[("payment-signature", &payment)]).await;
@@ -209,16 +219,7 @@ async fn a_request_that_goes_away_before_settlement_releases_its_claim() {
     let world = World::new();
     let (gate, entered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let app = waiting_app(&world, gate.clone(), entered.clone());
-    let payment = world
-        .pay(&required_of(&get_with(&app, "/slow-handler", &[]).await))
-        .await;
-    let first = {
-        let (app, payment) = (app.clone(), payment.clone());
-        tokio::spawn(async move {
-            get_with(&app, "/slow-handler", &[("payment-signature", &payment)]).await
-        })
-    };
-    entered.notified().await;
+    let (payment, first) = paid_request_in_its_handler(&world, &app, &entered).await;
     // The client goes away while the handler works: nothing was settled.
     first.abort();
     let _ = first.await;

@@ -14,4 +14,5 @@ pub use http::{
     HttpFacilitatorError, RetryPolicy,
 };
 pub use precedence::{DEFAULT_STALE_FOR, DEFAULT_SUPPORTED_TTL, Facilitators, OfferedKind};
+pub(crate) use recorded::sent;
 pub use recorded::{DEFAULT_SETTLEMENT_WAIT, PaymentIdOf, RecordedFacilitator};

@@ -179,8 +179,9 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
     }
 }
 
-/// Whether a settlement answer says a transaction went out.
-fn sent(settled: &SettleResponse) -> bool {
+/// Whether a settlement answer says a transaction went out (then its record is kept, else the
+/// claim is released).
+pub(crate) fn sent(settled: &SettleResponse) -> bool {
     settled.success
         || settled
             .transaction

@@ -144,7 +144,12 @@ pub(crate) async fn serve(path: &std::path::Path) -> Result<(), CliError> {
                 store,
             ))
         }
-        None => Arc::new(facilitator),
+        // One process: records in memory, so settlement is still detached from the caller and
+        // idempotent across retries.
+        None => Arc::new(t402_server::facilitator::RecordedFacilitator::new(
+            facilitator,
+            t402_core::MemorySettlementStore::new(),
+        )),
     };
     let router = t402_server::facilitator_router(facilitator);
     axum::serve(listener, router)

@@ -235,14 +235,74 @@ async fn inspect_and_pay_a_server_on_the_devnet() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("T402-1002"));
 }
 
-/// Kills the facilitator process on drop.
-struct Child(std::process::Child);
+/// A `t402 facilitator` process, killed (SIGKILL) on drop.
+struct Facilitator {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    base: String,
+}
 
-impl Drop for Child {
+impl Drop for Facilitator {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// Starts `t402 facilitator --config <config>` with `envs` and reads the address it prints.
+async fn start_facilitator(config: &std::path::Path, envs: &[(&str, String)]) -> Facilitator {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("t402"))
+        .args(["facilitator", "--config"])
+        .arg(config)
+        .envs(envs.iter().map(|(name, value)| (*name, value)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("facilitator listening on ")
+        .expect("the facilitator prints its address")
+        .to_owned();
+    Facilitator { child, base }
+}
+
+/// One chain and a settlement store named by variables; `receipt_timeout_secs` as given.
+fn facilitator_config(
+    dir: &std::path::Path,
+    keys: usize,
+    receipt_timeout_secs: u64,
+) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let key_envs: Vec<String> = (1..=keys)
+        .map(|n| format!("\"T402_TEST_KEY_{n}\""))
+        .collect();
+    let config = dir.join("facilitator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:0"
+store_url_env = "T402_TEST_STORE_URL"
+
+[[chains]]
+network = "eip155:31337"
+rpc_url_env = "T402_TEST_RPC_URL"
+key_envs = [{}]
+receipt_timeout_secs = {receipt_timeout_secs}
+"#,
+            key_envs.join(", ")
+        ),
+    )
+    .unwrap();
+    config
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,46 +327,18 @@ async fn the_facilitator_command_serves_a_t402_server() {
             .await;
     }
     let dir = std::env::temp_dir().join(format!("t402-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("facilitator.toml");
-    std::fs::write(
+    let config = facilitator_config(&dir, 2, 30);
+    let facilitator = start_facilitator(
         &config,
-        r#"listen = "127.0.0.1:0"
-store_url_env = "T402_TEST_STORE_URL"
-
-[[chains]]
-network = "eip155:31337"
-rpc_url_env = "T402_TEST_RPC_URL"
-key_envs = ["T402_TEST_KEY_1", "T402_TEST_KEY_2"]
-receipt_timeout_secs = 30
-"#,
+        &[
+            ("T402_TEST_RPC_URL", anvil.url.clone()),
+            ("T402_TEST_STORE_URL", redis.url()),
+            ("T402_TEST_KEY_1", key_hex(&keys[0])),
+            ("T402_TEST_KEY_2", key_hex(&keys[1])),
+        ],
     )
-    .unwrap();
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("t402"))
-        .args(["facilitator", "--config"])
-        .arg(&config)
-        .env("T402_TEST_RPC_URL", &anvil.url)
-        .env("T402_TEST_STORE_URL", redis.url())
-        .env("T402_TEST_KEY_1", key_hex(&keys[0]))
-        .env("T402_TEST_KEY_2", key_hex(&keys[1]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _child = Child(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("facilitator listening on ")
-        .expect("the facilitator prints its address")
-        .to_owned();
+    .await;
+    let base = facilitator.base.clone();
 
     let supported: Value = reqwest::get(format!("{base}/supported"))
         .await
@@ -357,5 +389,132 @@ receipt_timeout_secs = 30
     .await
     .unwrap();
     assert_eq!(balance, U256::from(10_000u64));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn rpc(anvil: &t402_evm::anvil::Anvil, method: &'static str, params: Value) -> Value {
+    anvil.chain.raw_request(method, params).await.unwrap()
+}
+
+fn quantity(value: &Value) -> u64 {
+    u64::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_repeated() {
+    use t402_core::{ClientMechanism, Facilitator as _};
+    let Some(redis) = t402_testkit::redis::RedisServer::start() else {
+        return;
+    };
+    let Some(anvil) = t402_evm::anvil::Anvil::start().await else {
+        return;
+    };
+    let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
+    let payer = PrivateKeySigner::random();
+    anvil
+        .mint(token, payer.address(), U256::from(1_000_000u64))
+        .await;
+    let key = PrivateKeySigner::random();
+    anvil
+        .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
+        .await;
+    let dir = std::env::temp_dir().join(format!("t402-cli-restart-{}", std::process::id()));
+    let config = facilitator_config(&dir, 1, 120);
+    let envs = [
+        ("T402_TEST_RPC_URL", anvil.url.clone()),
+        ("T402_TEST_STORE_URL", redis.url()),
+        ("T402_TEST_KEY_1", key_hex(&key)),
+    ];
+
+    // One payment, settled through the first process.
+    let pay_to = Address::random();
+    let requirements: t402_core::PaymentRequirements = serde_json::from_value(serde_json::json!({
+        "scheme": "exact", "network": format!("eip155:{CHAIN}"), "amount": "1000",
+        "asset": token.to_checksum(None), "payTo": pay_to.to_checksum(None),
+        "maxTimeoutSeconds": 300, "extra": {"name": "USD Coin", "version": "2"}
+    }))
+    .unwrap();
+    let signed = t402_evm::ExactEvmClient::new(payer)
+        .create_payload(2, &requirements, None)
+        .await
+        .unwrap();
+    let request = t402_core::FacilitatorRequest::V2(t402_core::VerifyRequest::new(
+        t402_core::PaymentPayload::new(requirements.clone().into(), signed.payload),
+        requirements,
+    ));
+
+    // Blocks are mined only when asked: the broadcast transaction waits in the pool.
+    rpc(&anvil, "evm_setAutomine", serde_json::json!([false])).await;
+    let first = start_facilitator(&config, &envs).await;
+    let settling = {
+        let remote = t402_server::facilitator::HttpFacilitator::new(&first.base).unwrap();
+        let request = request.clone();
+        tokio::spawn(async move { remote.settle(&request).await })
+    };
+    let mut pending = 0;
+    for _ in 0..200 {
+        pending = quantity(&rpc(&anvil, "txpool_status", serde_json::json!([])).await["pending"]);
+        if pending > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(pending, 1, "the first process broadcast the transfer");
+    // Killed right after broadcasting, before any receipt.
+    drop(first);
+    assert!(
+        settling.await.unwrap().is_err(),
+        "the first process is gone"
+    );
+
+    // Started again, the same settlement follows the recorded transaction.
+    let second = start_facilitator(&config, &envs).await;
+    let retry = {
+        let remote = t402_server::facilitator::HttpFacilitator::new(&second.base).unwrap();
+        let request = request.clone();
+        tokio::spawn(async move { remote.settle(&request).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    rpc(&anvil, "evm_mine", serde_json::json!([])).await;
+    let settled = tokio::time::timeout(Duration::from_secs(30), retry)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let block = rpc(
+        &anvil,
+        "eth_getBlockByNumber",
+        serde_json::json!(["latest", false]),
+    )
+    .await;
+    let transactions = block["transactions"].as_array().unwrap();
+    assert_eq!(transactions.len(), 1, "nothing was sent twice: {block}");
+    assert!(settled.success, "{settled:?}");
+    assert_eq!(
+        settled.transaction.as_deref(),
+        transactions[0].as_str(),
+        "the retry reports the original transaction"
+    );
+    assert_eq!(
+        quantity(
+            &rpc(
+                &anvil,
+                "eth_getTransactionCount",
+                serde_json::json!([key.address(), "pending"])
+            )
+            .await
+        ),
+        1,
+        "the facilitator key sent one transaction"
+    );
+    let balance = t402_evm::chain::call_typed(
+        &anvil.chain,
+        token,
+        &t402_evm::contracts::IEip3009Token::balanceOfCall { account: pay_to },
+    )
+    .await
+    .unwrap();
+    assert_eq!(balance, U256::from(1_000u64));
+    drop(second);
     let _ = std::fs::remove_dir_all(&dir);
 }

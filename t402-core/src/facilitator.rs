@@ -10,6 +10,7 @@ use crate::mechanism::FacilitatorMechanism;
 use crate::network::{Network, NetworkError, NetworkPattern};
 use crate::reason::Reason;
 use crate::registry::MechanismRegistry;
+use crate::settlement::SendJournal;
 use crate::version::{ProtocolVersion, VersionKey};
 use crate::wire::{
     FacilitatorRequest, SettleResponse, SupportedKind, SupportedResponse, VerifyRequest,
@@ -33,6 +34,29 @@ pub trait Facilitator: Send + Sync {
 
     /// What the facilitator verifies and settles.
     fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>>;
+
+    /// [`settle`](Self::settle), writing the settlement transaction to `journal` before it is
+    /// broadcast (see [`FacilitatorMechanism::settle_journaled`]). A facilitator that broadcasts
+    /// nothing itself (a remote one) does not journal: the default.
+    fn settle_journaled<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+        journal: SendJournal<'a>,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        let _ = journal;
+        self.settle(request)
+    }
+
+    /// The final answer of `transaction`, sent earlier to settle `request`; `Ok(None)` while its
+    /// outcome is not known (see [`FacilitatorMechanism::follow`]). The default knows none.
+    fn follow<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+        transaction: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+        let _ = (request, transaction);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 macro_rules! forward_facilitator {
@@ -52,6 +76,20 @@ macro_rules! forward_facilitator {
             }
             fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
                 (**self).supported()
+            }
+            fn settle_journaled<'a>(
+                &'a self,
+                request: &'a FacilitatorRequest,
+                journal: SendJournal<'a>,
+            ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+                (**self).settle_journaled(request, journal)
+            }
+            fn follow<'a>(
+                &'a self,
+                request: &'a FacilitatorRequest,
+                transaction: &'a str,
+            ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+                (**self).follow(request, transaction)
             }
         }
     };
@@ -272,6 +310,14 @@ impl Facilitator for LocalFacilitator {
         &'a self,
         request: &'a FacilitatorRequest,
     ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        self.settle_journaled(request, SendJournal::none())
+    }
+
+    fn settle_journaled<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+        journal: SendJournal<'a>,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
         Box::pin(async move {
             let version = request.version();
             let (v2, v1_network) = match Self::route(request) {
@@ -288,11 +334,32 @@ impl Facilitator for LocalFacilitator {
                         .with_message(Self::unsupported_message(version, &v2)),
                 );
             };
-            let mut response = mechanism.settle(&v2).await?;
+            let mut response = mechanism.settle_journaled(&v2, journal).await?;
             if let Some(network) = v1_network {
                 response.network = network;
             }
             Ok(response)
+        })
+    }
+
+    fn follow<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+        transaction: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+        Box::pin(async move {
+            let version = request.version();
+            let Ok((v2, v1_network)) = Self::route(request) else {
+                return Ok(None);
+            };
+            let Some(mechanism) = self.mechanism_for(version, &v2) else {
+                return Ok(None);
+            };
+            let mut followed = mechanism.follow(&v2, transaction).await?;
+            if let (Some(response), Some(network)) = (followed.as_mut(), v1_network) {
+                response.network = network;
+            }
+            Ok(followed)
         })
     }
 

@@ -69,7 +69,8 @@ pub use price::{AssetAmount, Money, Price, PriceError};
 pub use reason::{Reason, T402Code};
 pub use registry::MechanismRegistry;
 pub use settlement::{
-    Claim, MemorySettlementStore, PaymentId, SettlementRecord, SettlementStore, StoreError,
+    Claim, MemorySettlementStore, PaymentId, SendJournal, SettlementRecord, SettlementStore,
+    StoreError,
 };
 pub use version::{ProtocolVersion, VersionError, VersionKey};
 pub use wire::{

@@ -18,7 +18,7 @@ use crate::error::{BoxError, BoxFuture, FacilitatorError};
 use crate::network::{Network, NetworkPattern};
 use crate::price::{AssetAmount, Price, PriceError};
 use crate::reason::Reason;
-use crate::settlement::PaymentId;
+use crate::settlement::{PaymentId, SendJournal};
 use crate::wire::{
     JsonObject, PaymentPayload, PaymentRequirements, SettleRequest, SettleResponse, SupportedKind,
     VerifyRequest, VerifyResponse,
@@ -169,6 +169,30 @@ pub trait FacilitatorMechanism: Send + Sync + 'static {
         &'a self,
         request: &'a SettleRequest,
     ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>>;
+
+    /// [`settle`](Self::settle), writing the transaction to `journal` after signing it and
+    /// before broadcasting it (claim before send). A journal that cannot be written stops the
+    /// settlement before anything is broadcast. The default does not journal.
+    fn settle_journaled<'a>(
+        &'a self,
+        request: &'a SettleRequest,
+        journal: SendJournal<'a>,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        let _ = journal;
+        self.settle(request)
+    }
+
+    /// The final answer of `transaction`, sent earlier to settle `request` (by this process or
+    /// another): `Ok(None)` while its outcome is not known yet. Nothing is sent. The default
+    /// knows no transaction.
+    fn follow<'a>(
+        &'a self,
+        request: &'a SettleRequest,
+        transaction: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+        let _ = (request, transaction);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 // Shared and boxed mechanisms are mechanisms, so builders take `impl Trait` or `Arc<dyn Trait>`
@@ -266,6 +290,20 @@ macro_rules! forward_facilitator_mechanism {
                 request: &'a SettleRequest,
             ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
                 (**self).settle(request)
+            }
+            fn settle_journaled<'a>(
+                &'a self,
+                request: &'a SettleRequest,
+                journal: SendJournal<'a>,
+            ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+                (**self).settle_journaled(request, journal)
+            }
+            fn follow<'a>(
+                &'a self,
+                request: &'a SettleRequest,
+                transaction: &'a str,
+            ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+                (**self).follow(request, transaction)
             }
         }
     };

@@ -124,8 +124,9 @@ pub trait SettlementStore: Send + Sync {
         response: &'a SettleResponse,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Drops a claim that never sent anything, so the payer may pay again. A record that
-    /// reached [`SettlementRecord::Sent`] or [`SettlementRecord::Done`] is kept.
+    /// Drops the record of a settlement that moved nothing — a bare claim, or a transaction
+    /// recorded and then refused by the node — so the payer may pay again. Only the holder of
+    /// the claim calls it; a [`SettlementRecord::Done`] record is kept.
     fn release<'a>(&'a self, id: &'a PaymentId) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// The record of `id`, if any.
@@ -166,6 +167,71 @@ impl<S: SettlementStore + ?Sized> SettlementStore for Arc<S> {
     ) -> BoxFuture<'a, Result<Option<SettlementRecord>, StoreError>> {
         (**self).get(id)
     }
+}
+
+/// Where a settling mechanism writes down its transaction before broadcasting it, so a retry —
+/// in this process or another, after a crash — follows that transaction instead of sending
+/// another. [`SendJournal::none`] records nothing (a facilitator used without a store).
+#[derive(Clone, Copy)]
+pub struct SendJournal<'a> {
+    record: Option<(&'a dyn SettlementStore, &'a PaymentId)>,
+}
+
+impl fmt::Debug for SendJournal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendJournal")
+            .field("payment", &self.record.map(|(_, id)| id))
+            .finish()
+    }
+}
+
+impl<'a> SendJournal<'a> {
+    /// A journal that records nothing.
+    pub fn none() -> Self {
+        Self { record: None }
+    }
+
+    /// A journal writing to the record of `id` in `store` (which the caller has claimed).
+    pub fn new(store: &'a dyn SettlementStore, id: &'a PaymentId) -> Self {
+        Self {
+            record: Some((store, id)),
+        }
+    }
+
+    /// The payment recorded, if any.
+    pub fn payment(&self) -> Option<&'a PaymentId> {
+        self.record.map(|(_, id)| id)
+    }
+
+    /// Records `transaction` (a hash or signature) as sent. Called after signing and before
+    /// broadcasting: when it fails, the mechanism must not broadcast.
+    pub async fn sent(&self, transaction: &str) -> Result<(), StoreError> {
+        match self.record {
+            Some((store, id)) => store.mark_sent(id, transaction).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether a settlement answer names a transaction whose outcome is not known yet (no receipt
+/// or confirmation before the deadline): its record stays [`SettlementRecord::Sent`] and a later
+/// settlement follows the transaction rather than answering this again.
+pub fn awaits_confirmation(response: &SettleResponse) -> bool {
+    use crate::Reason;
+    !response.success
+        && response
+            .transaction
+            .as_deref()
+            .is_some_and(|transaction| !transaction.is_empty())
+        && matches!(
+            response.error_reason,
+            Some(
+                Reason::InvalidExactEvmFailedToGetReceipt
+                    | Reason::InvalidUptoEvmFailedToGetReceipt
+                    | Reason::SettleExactSvmTransactionConfirmationTimedOut
+                    | Reason::DuplicateSettlement
+            )
+        )
 }
 
 /// Reads the current time in Unix seconds.
@@ -313,7 +379,7 @@ impl SettlementStore for MemorySettlementStore {
     fn release<'a>(&'a self, id: &'a PaymentId) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut records = self.lock();
-            if matches!(records.by_id.get(id), Some((SettlementRecord::Claimed, _))) {
+            if !matches!(records.by_id.get(id), Some((SettlementRecord::Done(_), _))) {
                 records.by_id.remove(id);
             }
             Ok(())

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use t402_core::settlement::awaits_confirmation;
 use t402_core::{
-    Claim, MemorySettlementStore, PaymentId, SettleResponse, SettlementRecord, SettlementStore,
+    Claim, MemorySettlementStore, PaymentId, Reason, SendJournal, SettleResponse, SettlementRecord,
+    SettlementStore,
 };
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -59,7 +61,7 @@ fn the_first_claim_wins_and_later_ones_see_the_record() {
         block_on(store.get(&payment)).unwrap(),
         Some(SettlementRecord::Done(Box::new(done.clone())))
     );
-    // A release after sending keeps the record: the payment was spent.
+    // A release after the answer was recorded keeps the record: the payment was spent.
     block_on(store.release(&payment)).unwrap();
     assert_eq!(
         block_on(store.claim(&payment, 2_000)).unwrap(),
@@ -70,6 +72,78 @@ fn the_first_claim_wins_and_later_ones_see_the_record() {
         block_on(store.claim(&id(2), 2_000)).unwrap(),
         Claim::Claimed
     );
+}
+
+#[test]
+fn a_transaction_refused_after_it_was_recorded_is_released_with_its_claim() {
+    let store = store_at(Arc::new(AtomicU64::new(1_000)));
+    let payment = id(4);
+    assert_eq!(
+        block_on(store.claim(&payment, 2_000)).unwrap(),
+        Claim::Claimed
+    );
+    block_on(store.mark_sent(&payment, "0xrefused")).unwrap();
+    block_on(store.release(&payment)).unwrap();
+    assert_eq!(
+        block_on(store.claim(&payment, 2_000)).unwrap(),
+        Claim::Claimed
+    );
+}
+
+#[test]
+fn a_send_journal_records_the_transaction_of_its_payment_only() {
+    let store = store_at(Arc::new(AtomicU64::new(1_000)));
+    let (payment, other) = (id(5), id(6));
+    for claimed in [&payment, &other] {
+        assert_eq!(
+            block_on(store.claim(claimed, 2_000)).unwrap(),
+            Claim::Claimed
+        );
+    }
+    let journal = SendJournal::new(&store, &payment);
+    assert_eq!(journal.payment(), Some(&payment));
+    block_on(journal.sent("0xfeed")).unwrap();
+    assert_eq!(
+        block_on(store.get(&payment)).unwrap(),
+        Some(SettlementRecord::Sent {
+            transaction: "0xfeed".into()
+        })
+    );
+    assert_eq!(
+        block_on(store.get(&other)).unwrap(),
+        Some(SettlementRecord::Claimed)
+    );
+    // A journal without a store records nothing and never fails.
+    assert_eq!(SendJournal::none().payment(), None);
+    block_on(SendJournal::none().sent("0xfeed")).unwrap();
+}
+
+#[test]
+fn only_unconfirmed_answers_with_a_transaction_await_confirmation() {
+    let network = "eip155:8453";
+    let with_transaction = |reason: Reason| {
+        let mut response = SettleResponse::failure(reason, network, None);
+        response.transaction = Some("0xabc".into());
+        response
+    };
+    assert!(awaits_confirmation(&with_transaction(
+        Reason::InvalidExactEvmFailedToGetReceipt
+    )));
+    assert!(awaits_confirmation(&with_transaction(
+        Reason::SettleExactSvmTransactionConfirmationTimedOut
+    )));
+    // A reverted transaction is final; an answer with no transaction sent nothing.
+    assert!(!awaits_confirmation(&with_transaction(
+        Reason::InvalidExactEvmTransactionFailed
+    )));
+    assert!(!awaits_confirmation(&SettleResponse::failure(
+        Reason::InvalidExactEvmFailedToGetReceipt,
+        network,
+        None
+    )));
+    assert!(!awaits_confirmation(&SettleResponse::success(
+        "0xabc", network, "0xpayer"
+    )));
 }
 
 #[test]

@@ -15,7 +15,10 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolConstructor};
 use common::*;
 use serde_json::json;
-use t402_core::{PaymentRequirements, Reason, SettleResponse, VerifyRequest, VerifyResponse};
+use t402_core::{
+    Claim, MemorySettlementStore, PaymentRequirements, Reason, SendJournal, SettleResponse,
+    SettlementRecord, SettlementStore, VerifyRequest, VerifyResponse,
+};
 use t402_evm::chain::{EvmChain, call_typed};
 use t402_evm::contracts::{IT402TestWallet, IT402TestWalletFactory, MULTICALL3, TestContract};
 use t402_evm::devnet::Devnet;
@@ -658,7 +661,7 @@ async fn a_pending_record_ends_when_its_authorization_expires() {
 }
 
 #[tokio::test]
-async fn a_failed_send_is_reported_and_the_next_settlement_succeeds() {
+async fn a_send_the_node_refused_is_reported_and_the_next_settlement_succeeds() {
     let world = World::new();
     let chain = Arc::new(Faulty::new(world.devnet.clone()));
     let facilitator = world.facilitator_on(chain.clone(), 1);
@@ -669,7 +672,7 @@ async fn a_failed_send_is_reported_and_the_next_settlement_succeeds() {
             .success
     );
 
-    chain.refuse_sends.store(1, Ordering::SeqCst);
+    chain.reject_sends.store(1, Ordering::SeqCst);
     let request = world.payment().await;
     let failed = facilitator.settle_payment(&request).await;
     assert_failed(&failed, Reason::InvalidExactEvmFailedToExecuteTransfer);
@@ -678,6 +681,123 @@ async fn a_failed_send_is_reported_and_the_next_settlement_succeeds() {
     let retried = facilitator.settle_payment(&request).await;
     assert!(retried.success, "{retried:?}");
     assert_eq!(world.balance(world.pay_to).await, U256::from(2 * PRICE));
+}
+
+#[tokio::test]
+async fn a_broadcast_without_an_answer_is_sent_again_byte_for_byte_and_pays_once() {
+    let world = World::new();
+    let chain = Arc::new(Faulty::new(world.devnet.clone()));
+    let facilitator = world.facilitator_on(chain.clone(), 1);
+    chain.refuse_sends.store(1, Ordering::SeqCst);
+    let before = world.devnet.block_number();
+    let settled = facilitator.settle_payment(&world.payment().await).await;
+    assert!(settled.success, "{settled:?}");
+    assert_eq!(world.devnet.block_number(), before + 1, "one transaction");
+    assert_eq!(world.balance(world.pay_to).await, U256::from(PRICE));
+}
+
+#[tokio::test]
+async fn a_broadcast_that_never_got_an_answer_is_reported_with_its_hash_until_it_cannot_pay() {
+    let world = World::new();
+    let chain = Arc::new(Faulty::new(world.devnet.clone()));
+    let facilitator = world
+        .facilitator_on(chain.clone(), 1)
+        .with_receipt_timeout(Duration::from_millis(50));
+    chain.refuse_sends.store(2, Ordering::SeqCst);
+    let request = world.payment().await;
+    let unanswered = facilitator.settle_payment(&request).await;
+    // It may have reached the node: reported with its hash, never as "not sent".
+    assert_failed(&unanswered, Reason::InvalidExactEvmFailedToGetReceipt);
+    let hash = unanswered.transaction.clone().unwrap();
+    assert!(hash.starts_with("0x") && hash.len() == 66, "{hash}");
+    let retried = facilitator.settle_payment(&request).await;
+    assert_failed(&retried, Reason::DuplicateSettlement);
+    assert_eq!(retried.transaction.as_deref(), Some(&*hash));
+    // Followed: pending while the authorization can still pay, final once it cannot.
+    assert_eq!(
+        facilitator
+            .follow_transaction(&request, &hash)
+            .await
+            .unwrap(),
+        None
+    );
+    world.clock.advance(120);
+    let ended = facilitator
+        .follow_transaction(&request, &hash)
+        .await
+        .unwrap()
+        .expect("final once the authorization expired unused");
+    assert_failed(
+        &ended,
+        Reason::InvalidExactEvmPayloadAuthorizationValidBefore,
+    );
+    assert_eq!(ended.transaction.as_deref(), Some(&*hash));
+    assert_eq!(world.balance(world.pay_to).await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn the_transfer_is_recorded_before_it_is_broadcast() {
+    let world = World::new();
+    let request = world.payment().await;
+    let id = t402_evm::payload::payment_id(&request).unwrap();
+    let store = MemorySettlementStore::new();
+    assert_eq!(store.claim(&id, u64::MAX).await.unwrap(), Claim::Claimed);
+    let mut chain = Faulty::new(world.devnet.clone());
+    chain.watched = Some((store.clone(), id.clone()));
+    let chain = Arc::new(chain);
+    let facilitator = world.facilitator_on(chain.clone(), 1);
+    let settled = facilitator
+        .settle_payment_journaled(&request, SendJournal::new(&store, &id))
+        .await;
+    assert!(settled.success, "{settled:?}");
+    let seen = chain.seen_at_send.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one broadcast");
+    let (broadcast, record) = &seen[0];
+    let recorded = broadcast.to_string();
+    assert_eq!(
+        record,
+        &Some(SettlementRecord::Sent {
+            transaction: recorded.clone()
+        }),
+        "the hash was recorded before the bytes left"
+    );
+    assert_eq!(settled.transaction.as_deref(), Some(&*recorded));
+}
+
+#[tokio::test]
+async fn a_transfer_that_cannot_be_recorded_is_not_broadcast() {
+    let world = World::new();
+    let request = world.payment().await;
+    let id = t402_evm::payload::payment_id(&request).unwrap();
+    let facilitator = world.facilitator();
+    let before = world.devnet.block_number();
+    let refused = facilitator
+        .settle_payment_journaled(
+            &request,
+            SendJournal::new(&t402_testkit::UnreachableStore::default(), &id),
+        )
+        .await;
+    assert_failed(&refused, Reason::T402SettlementStoreUnavailable);
+    assert_eq!(refused.transaction.as_deref(), Some(""), "nothing was sent");
+    assert_eq!(world.devnet.block_number(), before);
+    // The key's nonce was not spent: the next settlement goes through.
+    assert!(facilitator.settle_payment(&request).await.success);
+    assert_eq!(world.balance(world.pay_to).await, U256::from(PRICE));
+}
+
+#[tokio::test]
+async fn a_settled_transaction_is_followed_to_its_receipt() {
+    let world = World::new();
+    let facilitator = world.facilitator();
+    let request = world.payment().await;
+    let settled = facilitator.settle_payment(&request).await;
+    assert!(settled.success, "{settled:?}");
+    let hash = settled.transaction.clone().unwrap();
+    let followed = facilitator
+        .follow_transaction(&request, &hash)
+        .await
+        .unwrap();
+    assert_eq!(followed, Some(settled));
 }
 
 #[tokio::test]

@@ -1,23 +1,21 @@
 //! Idempotent settlement across replicas: two facilitator replicas (each with its own key) on one
 //! anvil share one settlement store; one payment is settled on both at once, each request
 //! cancelled after a random 0–500 ms, round after round. Exactly one transaction per payment, and
-//! a final `/settle` answers with its hash and `success: true`. With the in-memory store shared
-//! in process, and with Redis.
+//! a final `/settle` answers with its hash and `success: true`. A settlement whose receipt did not
+//! come in time is followed by the next call, on any replica, instead of being sent again. With
+//! the in-memory store shared in process, and with Redis.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::U256;
-use alloy_signer_local::PrivateKeySigner;
 use serde_json::json;
 use t402_core::wire::FacilitatorRequest;
 use t402_core::{
-    ClientMechanism, Facilitator, LocalFacilitator, MemorySettlementStore, Network, PaymentPayload,
-    PaymentRequirements, SettlementStore, VerifyRequest,
+    ClientMechanism, Facilitator, LocalFacilitator, MemorySettlementStore, PaymentPayload,
+    PaymentRequirements, Reason, SettlementStore, VerifyRequest,
 };
-use t402_evm::chain::call_typed;
-use t402_evm::contracts::IEip3009Token;
-use t402_evm::{ExactEvmClient, ExactEvmFacilitator, FacilitatorSigners};
+use t402_evm::ExactEvmClient;
 use t402_server::facilitator::RecordedFacilitator;
 use t402_testkit::{AnvilWorld, CHAIN};
 
@@ -41,29 +39,25 @@ async fn replica(
     world: &AnvilWorld,
     store: Arc<dyn SettlementStore>,
 ) -> RecordedFacilitator<LocalFacilitator> {
-    let key = PrivateKeySigner::random();
-    world
-        .anvil
-        .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
-        .await;
-    let evm = ExactEvmFacilitator::new(
-        world.anvil.chain.clone(),
-        FacilitatorSigners::new(CHAIN, [key]).unwrap(),
-    )
-    .unwrap()
-    .with_receipt_poll_interval(Duration::from_millis(20));
-    let local = LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm));
-    RecordedFacilitator::new(local, store)
+    RecordedFacilitator::new(world.replica(Duration::from_secs(60)).await, store)
 }
 
-async fn block_number(world: &AnvilWorld) -> u64 {
-    let number = world
-        .anvil
-        .chain
-        .raw_request("eth_blockNumber", json!([]))
+/// A fresh payment of [`PRICE`] from the world's payer, as a facilitator request.
+async fn payment(world: &AnvilWorld) -> FacilitatorRequest {
+    let requirements: PaymentRequirements = serde_json::from_value(json!({
+        "scheme": "exact", "network": format!("eip155:{CHAIN}"), "amount": PRICE.to_string(),
+        "asset": world.token.to_checksum(None), "payTo": world.pay_to.to_checksum(None),
+        "maxTimeoutSeconds": 300, "extra": {"name": "USD Coin", "version": "2"}
+    }))
+    .unwrap();
+    let signed = ExactEvmClient::new(world.payer.clone())
+        .create_payload(2, &requirements, None)
         .await
         .unwrap();
-    u64::from_str_radix(number.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    FacilitatorRequest::V2(VerifyRequest::new(
+        PaymentPayload::new(requirements.clone().into(), signed.payload),
+        requirements,
+    ))
 }
 
 async fn rounds_pay_once_each(world: &AnvilWorld, store: Arc<dyn SettlementStore>) {
@@ -71,21 +65,10 @@ async fn rounds_pay_once_each(world: &AnvilWorld, store: Arc<dyn SettlementStore
         Arc::new(replica(world, store.clone()).await),
         Arc::new(replica(world, store).await),
     ];
-    let requirements: PaymentRequirements = serde_json::from_value(json!({
-        "scheme": "exact", "network": format!("eip155:{CHAIN}"), "amount": PRICE.to_string(),
-        "asset": world.token.to_checksum(None), "payTo": world.pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300, "extra": {"name": "USD Coin", "version": "2"}
-    }))
-    .unwrap();
-    let client = ExactEvmClient::new(world.payer.clone());
     let mut delays = Delays(7);
     for round in 0..ROUNDS {
-        let signed = client.create_payload(2, &requirements, None).await.unwrap();
-        let request = FacilitatorRequest::V2(VerifyRequest::new(
-            PaymentPayload::new(requirements.clone().into(), signed.payload),
-            requirements.clone(),
-        ));
-        let before = block_number(world).await;
+        let request = payment(world).await;
+        let before = world.block_number().await;
         let tasks: Vec<_> = replicas
             .iter()
             .map(|replica| {
@@ -105,20 +88,12 @@ async fn rounds_pay_once_each(world: &AnvilWorld, store: Arc<dyn SettlementStore
         let again = replicas[(round + 1) % 2].settle(&request).await.unwrap();
         assert_eq!(again, last, "round {round}: the same answer everywhere");
         assert_eq!(
-            block_number(world).await,
+            world.block_number().await,
             before + 1,
             "round {round}: exactly one transaction"
         );
     }
-    let balance = call_typed(
-        &world.anvil.chain,
-        world.token,
-        &IEip3009Token::balanceOfCall {
-            account: world.pay_to,
-        },
-    )
-    .await
-    .unwrap();
+    let balance = world.token_balance(world.pay_to).await;
     assert_eq!(balance, U256::from(PRICE * ROUNDS as u64));
 }
 
@@ -143,4 +118,80 @@ async fn replicas_sharing_redis_settle_each_payment_once() {
         .await
         .unwrap();
     rounds_pay_once_each(&world, Arc::new(store)).await;
+}
+
+async fn a_pending_settlement_is_followed_not_sent_again(
+    world: &AnvilWorld,
+    store: Arc<dyn SettlementStore>,
+) {
+    let impatient = RecordedFacilitator::new(
+        world.replica(Duration::from_millis(300)).await,
+        store.clone(),
+    );
+    let other = Arc::new(replica(world, store).await);
+    let request = payment(world).await;
+    let before = world.block_number().await;
+    // No block comes: the first settlement broadcasts and gives up waiting for the receipt.
+    world.set_automine(false).await;
+    let pending = impatient.settle(&request).await.unwrap();
+    assert!(!pending.success, "{pending:?}");
+    assert_eq!(
+        pending.error_reason,
+        Some(Reason::InvalidExactEvmFailedToGetReceipt)
+    );
+    let hash = pending.transaction.clone().unwrap();
+    // The next settlement, on another replica, follows the recorded transaction.
+    let followed = {
+        let (other, request) = (other.clone(), request.clone());
+        tokio::spawn(async move { other.settle(&request).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    world.mine().await;
+    let settled = tokio::time::timeout(Duration::from_secs(30), followed)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    world.set_automine(true).await;
+    assert!(settled.success, "{settled:?}");
+    assert_eq!(settled.transaction.as_deref(), Some(&*hash));
+    assert_eq!(world.block_number().await, before + 1);
+    let block = world
+        .anvil
+        .chain
+        .raw_request("eth_getBlockByNumber", json!(["latest", false]))
+        .await
+        .unwrap();
+    assert_eq!(
+        block["transactions"],
+        json!([hash]),
+        "one transaction, the first one"
+    );
+    // Every replica now answers with the recorded outcome.
+    assert_eq!(impatient.settle(&request).await.unwrap(), settled);
+    assert_eq!(world.token_balance(world.pay_to).await, U256::from(PRICE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_settlement_in_a_memory_store_is_followed_not_sent_again() {
+    let Some(world) = AnvilWorld::start().await else {
+        return;
+    };
+    a_pending_settlement_is_followed_not_sent_again(&world, Arc::new(MemorySettlementStore::new()))
+        .await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_settlement_in_redis_is_followed_not_sent_again() {
+    let Some(redis) = t402_testkit::redis::RedisServer::start() else {
+        return;
+    };
+    let Some(world) = AnvilWorld::start().await else {
+        return;
+    };
+    let store = t402_server::store::RedisSettlementStore::connect(&redis.url())
+        .await
+        .unwrap();
+    a_pending_settlement_is_followed_not_sent_again(&world, Arc::new(store)).await;
 }

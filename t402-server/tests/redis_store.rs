@@ -26,7 +26,7 @@ fn far() -> u64 {
 }
 
 #[tokio::test]
-async fn records_move_from_claimed_to_sent_to_done_and_a_bare_claim_is_released() {
+async fn records_move_from_claimed_to_sent_to_done_and_unanswered_records_are_released() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
@@ -46,14 +46,20 @@ async fn records_move_from_claimed_to_sent_to_done_and_a_bare_claim_is_released(
             transaction: "0xabc".into()
         })
     );
-    // A release after sending keeps the record.
-    other.release(&id(1)).await.unwrap();
     let done = SettleResponse::success("0xabc", "eip155:31337", "0xpayer");
     store.complete(&id(1), &done).await.unwrap();
+    // A release after the answer was recorded keeps the record: the payment was spent.
+    other.release(&id(1)).await.unwrap();
     assert_eq!(
         other.claim(&id(1), far()).await.unwrap(),
         Claim::Existing(SettlementRecord::Done(Box::new(done)))
     );
+
+    // A transaction recorded and then refused by the node is released with its claim.
+    assert_eq!(store.claim(&id(5), far()).await.unwrap(), Claim::Claimed);
+    store.mark_sent(&id(5), "0xrefused").await.unwrap();
+    store.release(&id(5)).await.unwrap();
+    assert_eq!(other.claim(&id(5), far()).await.unwrap(), Claim::Claimed);
 
     // A bare claim is released and can be claimed again.
     assert_eq!(store.claim(&id(2), far()).await.unwrap(), Claim::Claimed);

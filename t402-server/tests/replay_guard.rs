@@ -6,16 +6,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use common::*;
-use t402_core::error::BoxFuture;
-use t402_core::{
-    Claim, PaymentId, SettleResponse, SettlementRecord, SettlementStore, StoreError, VerifyResponse,
-};
+use t402_core::VerifyResponse;
 use t402_server::Route;
 use tokio::sync::Notify;
 
@@ -155,44 +152,10 @@ async fn a_payment_that_moved_no_money_may_be_presented_again() {
     }
 }
 
-/// A store that cannot be reached, counting calls.
-#[derive(Default)]
-struct Down(AtomicUsize);
-
-impl SettlementStore for Down {
-    fn claim<'a>(&'a self, _: &'a PaymentId, _: u64) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-    fn mark_sent<'a>(
-        &'a self,
-        _: &'a PaymentId,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-    fn complete<'a>(
-        &'a self,
-        _: &'a PaymentId,
-        _: &'a SettleResponse,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-    fn release<'a>(&'a self, _: &'a PaymentId) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-    fn get<'a>(
-        &'a self,
-        _: &'a PaymentId,
-    ) -> BoxFuture<'a, Result<Option<SettlementRecord>, StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-}
-
 #[tokio::test]
 async fn an_unreachable_store_refuses_paid_requests() {
     let world = World::new();
-    let down = Arc::new(Down::default());
+    let down = Arc::new(t402_testkit::UnreachableStore::default());
     let app = world.app(
         world
             .builder_with(world.facilitator.clone())
@@ -206,7 +169,7 @@ async fn an_unreachable_store_refuses_paid_requests() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = body_text(response).await;
     assert!(body.contains("t402_settlement_store_unavailable"), "{body}");
-    assert_eq!(down.0.load(Ordering::SeqCst), 1);
+    assert_eq!(down.calls(), 1);
     assert_eq!(world.handled(), 0);
     assert_eq!(
         world.balance(world.pay_to).await,

@@ -12,8 +12,8 @@ use t402_core::error::BoxFuture;
 use t402_core::mechanism::FacilitatorMechanism;
 use t402_core::wire::JsonObject;
 use t402_core::{
-    FacilitatorError, Network, NetworkPattern, PaymentId, Reason, SettleRequest, SettleResponse,
-    VerifyRequest, VerifyResponse,
+    FacilitatorError, Network, NetworkPattern, PaymentId, Reason, SendJournal, SettleRequest,
+    SettleResponse, VerifyRequest, VerifyResponse,
 };
 
 use crate::pubkey::Pubkey;
@@ -245,6 +245,18 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
     /// sign as the fee payer, record the transaction id, submit, and wait for confirmation until
     /// the blockhash expires or the deadline passes.
     pub async fn settle_payment(&self, request: &SettleRequest) -> SettleResponse {
+        self.settle_payment_journaled(request, SendJournal::none())
+            .await
+    }
+
+    /// [`settle_payment`](Self::settle_payment) with claim before send: the transaction id is
+    /// written to `journal` after the fee payer signs and before the transaction is submitted.
+    /// A journal that cannot be written submits nothing.
+    pub async fn settle_payment_journaled(
+        &self,
+        request: &SettleRequest,
+        journal: SendJournal<'_>,
+    ) -> SettleResponse {
         let network = request.payment_payload.accepted.network.to_string();
         if request.payment_requirements.network != self.network
             || request.payment_payload.accepted.network != self.network
@@ -293,6 +305,15 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
         // The transaction id is the fee payer's signature, known before sending: recorded first,
         // so a retry reports it whatever happens to the send.
         let signature = checked.transaction.id();
+        if let Err(err) = journal.sent(&signature).await {
+            self.forget(&id);
+            return SettleResponse::failure(
+                Reason::T402SettlementStoreUnavailable,
+                network,
+                Some(payer),
+            )
+            .with_message(format!("nothing was submitted: {err}"));
+        }
         self.record(&id, |record| {
             record.signature = Some(signature.clone());
             record.payer = Some(payer.clone());
@@ -316,48 +337,17 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
         payer: &str,
         send_error: Option<RpcError>,
     ) -> SettleResponse {
-        let with_transaction = |mut response: SettleResponse| {
-            response.transaction = Some(signature.to_owned());
-            response
-        };
         let deadline = Instant::now() + self.confirmation_timeout;
         loop {
-            match self.rpc.status(signature.to_owned()).await {
-                Ok(Some(Ok(()))) => {
-                    return SettleResponse::success(signature, network, payer.to_owned());
-                }
-                Ok(Some(Err(why))) => {
-                    return with_transaction(
-                        SettleResponse::failure(
-                            Reason::TransactionFailed,
-                            network,
-                            Some(payer.to_owned()),
-                        )
-                        .with_message(why),
-                    );
-                }
-                _ => {}
-            }
-            if let Ok(Some(false)) = self.rpc.blockhash_valid(blockhash).await {
-                // Expired: the transaction can no longer land; one last look, then it is final.
-                if let Ok(Some(Ok(()))) = self.rpc.status(signature.to_owned()).await {
-                    return SettleResponse::success(signature, network, payer.to_owned());
-                }
-                let why = match &send_error {
-                    Some(err) => format!("the send failed ({err}) and the blockhash expired"),
-                    None => "the blockhash expired before the transaction landed".to_owned(),
-                };
-                return with_transaction(
-                    SettleResponse::failure(
-                        Reason::TransactionFailed,
-                        network,
-                        Some(payer.to_owned()),
-                    )
-                    .with_message(why),
-                );
+            let looked = self
+                .look(signature, blockhash, network, payer, send_error.as_ref())
+                .await;
+            if let Some(answer) = looked {
+                return answer;
             }
             if Instant::now() >= deadline {
-                return with_transaction(
+                return failure_with(
+                    signature,
                     SettleResponse::failure(
                         Reason::SettleExactSvmTransactionConfirmationTimedOut,
                         network,
@@ -368,6 +358,72 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
             }
             tokio::time::sleep(self.poll_interval).await;
         }
+    }
+
+    /// One look at `signature`: its final answer once it is confirmed or failed, or once its
+    /// blockhash expired without it; `None` while it may still land (or the node cannot say).
+    async fn look(
+        &self,
+        signature: &str,
+        blockhash: [u8; 32],
+        network: &str,
+        payer: &str,
+        send_error: Option<&RpcError>,
+    ) -> Option<SettleResponse> {
+        let failed = |why: String| {
+            failure_with(
+                signature,
+                SettleResponse::failure(Reason::TransactionFailed, network, Some(payer.to_owned()))
+                    .with_message(why),
+            )
+        };
+        match self.rpc.status(signature.to_owned()).await {
+            Ok(Some(Ok(()))) => {
+                return Some(SettleResponse::success(
+                    signature,
+                    network,
+                    payer.to_owned(),
+                ));
+            }
+            Ok(Some(Err(why))) => return Some(failed(why)),
+            _ => {}
+        }
+        if let Ok(Some(false)) = self.rpc.blockhash_valid(blockhash).await {
+            // Expired: the transaction can no longer land; one last look, then it is final.
+            if let Ok(Some(Ok(()))) = self.rpc.status(signature.to_owned()).await {
+                return Some(SettleResponse::success(
+                    signature,
+                    network,
+                    payer.to_owned(),
+                ));
+            }
+            return Some(failed(match send_error {
+                Some(err) => format!("the send failed ({err}) and the blockhash expired"),
+                None => "the blockhash expired before the transaction landed".to_owned(),
+            }));
+        }
+        None
+    }
+
+    /// The final answer of `signature`, submitted earlier to settle `request` (by this process
+    /// or another): confirmed, failed, or its blockhash expired without it. `None` while it may
+    /// still land. Nothing is submitted.
+    pub async fn follow_transaction(
+        &self,
+        request: &SettleRequest,
+        signature: &str,
+    ) -> Option<SettleResponse> {
+        let checked = verify_offline(request, &self.addresses()).ok()?;
+        let network = request.payment_payload.accepted.network.to_string();
+        let blockhash = checked.transaction.message.recent_blockhash;
+        self.look(
+            signature,
+            blockhash,
+            &network,
+            &checked.payer.to_string(),
+            None,
+        )
+        .await
     }
 
     /// The answer to a settlement of a payment already being or recently settled, as the
@@ -400,6 +456,12 @@ impl<R: SolanaRpc> ExactSvmFacilitator<R> {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
     }
+}
+
+/// `response` naming the transaction it is about.
+fn failure_with(signature: &str, mut response: SettleResponse) -> SettleResponse {
+    response.transaction = Some(signature.to_owned());
+    response
 }
 
 impl<R: SolanaRpc + 'static> FacilitatorMechanism for ExactSvmFacilitator<R> {
@@ -444,5 +506,21 @@ impl<R: SolanaRpc + 'static> FacilitatorMechanism for ExactSvmFacilitator<R> {
         request: &'a SettleRequest,
     ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
         Box::pin(async move { Ok(self.settle_payment(request).await) })
+    }
+
+    fn settle_journaled<'a>(
+        &'a self,
+        request: &'a SettleRequest,
+        journal: SendJournal<'a>,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        Box::pin(async move { Ok(self.settle_payment_journaled(request, journal).await) })
+    }
+
+    fn follow<'a>(
+        &'a self,
+        request: &'a SettleRequest,
+        transaction: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+        Box::pin(async move { Ok(self.follow_transaction(request, transaction).await) })
     }
 }

@@ -15,7 +15,10 @@ use ed25519_dalek::SigningKey;
 use litesvm::LiteSVM;
 use serde_json::json;
 use t402_core::error::BoxFuture;
-use t402_core::{ClientMechanism, PaymentPayload, PaymentRequirements, Reason, VerifyRequest};
+use t402_core::{
+    Claim, ClientMechanism, MemorySettlementStore, PaymentId, PaymentPayload, PaymentRequirements,
+    Reason, SendJournal, SettlementRecord, SettlementStore, VerifyRequest,
+};
 use t402_svm::ExactSvmClient;
 use t402_svm::instructions::{
     Instruction, compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
@@ -45,11 +48,20 @@ fn verify_request(requirements: &PaymentRequirements, transaction: &Transaction)
 /// litesvm behind the client's node interface.
 /// The runtime, the ids of the transactions sent, and an optional gate every send waits at (so
 /// concurrent settlements all get past their checks before any transaction lands).
+/// With a watched settlement record, what the record held at each send is kept.
 struct Runtime(
     Mutex<LiteSVM>,
     Mutex<std::collections::HashSet<String>>,
     Mutex<Option<Arc<tokio::sync::Barrier>>>,
+    Mutex<Option<Watch>>,
 );
+
+/// A settlement record read at each send.
+struct Watch {
+    store: MemorySettlementStore,
+    id: PaymentId,
+    seen: Vec<Option<SettlementRecord>>,
+}
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,6 +105,18 @@ impl SolanaRpc for Runtime {
             if let Some(gate) = gate {
                 let _ = tokio::time::timeout(Duration::from_millis(300), gate.wait()).await;
             }
+            let watched = self
+                .3
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map(|watch| (watch.store.clone(), watch.id.clone()));
+            if let Some((store, id)) = watched {
+                let record = store.get(&id).await.unwrap();
+                if let Some(watch) = self.3.lock().unwrap().as_mut() {
+                    watch.seen.push(record);
+                }
+            }
             let tx =
                 Transaction::deserialize(&bytes).map_err(|err| RpcError::Node(err.to_string()))?;
             // As a node sending without preflight: a transaction it already has is accepted
@@ -116,6 +140,15 @@ impl SolanaRpc for Runtime {
     ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>> {
         let known = self.1.lock().unwrap().contains(&signature);
         Box::pin(async move { Ok(known.then_some(Ok(()))) })
+    }
+
+    /// litesvm keeps one blockhash: the latest is valid, every other has expired.
+    fn blockhash_valid(
+        &self,
+        blockhash: [u8; 32],
+    ) -> BoxFuture<'_, Result<Option<bool>, RpcError>> {
+        let latest = self.0.lock().unwrap().latest_blockhash().to_bytes();
+        Box::pin(async move { Ok(Some(blockhash == latest)) })
     }
 }
 
@@ -149,7 +182,12 @@ impl World {
             token_account_data(&mint, &payee, 0),
         );
         Self {
-            runtime: Arc::new(Runtime(Mutex::new(svm), Mutex::default(), Mutex::default())),
+            runtime: Arc::new(Runtime(
+                Mutex::new(svm),
+                Mutex::default(),
+                Mutex::default(),
+                Mutex::default(),
+            )),
             fee_payer,
             payer,
             payee,
@@ -530,13 +568,12 @@ fn the_envelope_checks_come_first() {
 fn facilitator(world: &World) -> t402_svm::ExactSvmFacilitator<Arc<Runtime>> {
     // Two fee payers: the first is the one `/supported` advertises.
     let first = SigningKey::from_bytes(&[21; 32]);
-    world
-        .runtime
-        .0
-        .lock()
-        .unwrap()
-        .airdrop(&address(&key_of(&first)), 1_000_000_000)
-        .unwrap();
+    let mut svm = world.runtime.0.lock().unwrap();
+    let funded = address(&key_of(&first));
+    if svm.get_balance(&funded).unwrap_or(0) == 0 {
+        svm.airdrop(&funded, 1_000_000_000).unwrap();
+    }
+    drop(svm);
     t402_svm::ExactSvmFacilitator::new(
         NETWORK.parse().unwrap(),
         world.runtime.clone(),
@@ -930,4 +967,96 @@ async fn token_2022_mints_with_a_transfer_fee_or_a_permanent_delegate_are_refuse
             Some(Reason::T402SvmMintExtensionRefused)
         );
     }
+}
+
+#[tokio::test]
+async fn the_transaction_id_is_recorded_before_submitting_and_another_process_follows_it() {
+    let world = World::new(TOKEN_2022_PROGRAM);
+    let settling = facilitator(&world);
+    let request = verify_request(
+        &world.requirements(None),
+        &world.signed(&world.instructions(1000)),
+    );
+    let id = t402_svm::verify::payment_id(&request).unwrap();
+    let store = MemorySettlementStore::new();
+    assert_eq!(store.claim(&id, u64::MAX).await.unwrap(), Claim::Claimed);
+    *world.runtime.3.lock().unwrap() = Some(Watch {
+        store: store.clone(),
+        id: id.clone(),
+        seen: Vec::new(),
+    });
+    let settled = settling
+        .settle_payment_journaled(&request, SendJournal::new(&store, &id))
+        .await;
+    assert!(settled.success, "{settled:?}");
+    let signature = settled.transaction.clone().unwrap();
+    let seen = world.runtime.3.lock().unwrap().take().unwrap().seen;
+    assert_eq!(
+        seen,
+        vec![Some(SettlementRecord::Sent {
+            transaction: signature.clone()
+        })],
+        "the id was recorded before the transaction was submitted"
+    );
+    // Another facilitator (a restarted process: nothing in memory) follows the recorded id to
+    // the same answer, submitting nothing.
+    let restarted = facilitator(&world);
+    let followed = restarted.follow_transaction(&request, &signature).await;
+    assert_eq!(followed, Some(settled));
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+}
+
+#[tokio::test]
+async fn a_transaction_whose_id_cannot_be_recorded_is_not_submitted() {
+    let world = World::new(TOKEN_2022_PROGRAM);
+    let facilitator = facilitator(&world);
+    let request = verify_request(
+        &world.requirements(None),
+        &world.signed(&world.instructions(1000)),
+    );
+    let id = t402_svm::verify::payment_id(&request).unwrap();
+    let down = t402_testkit::UnreachableStore::default();
+    let refused = facilitator
+        .settle_payment_journaled(&request, SendJournal::new(&down, &id))
+        .await;
+    assert!(!refused.success);
+    assert_eq!(
+        refused.error_reason,
+        Some(Reason::T402SettlementStoreUnavailable)
+    );
+    assert!(
+        world.runtime.1.lock().unwrap().is_empty(),
+        "nothing submitted"
+    );
+    assert_eq!(world.token_amount(&world.destination()), 0);
+    // Nothing was kept against the payment: settled again, it goes through.
+    assert!(facilitator.settle_payment(&request).await.success);
+    assert_eq!(world.token_amount(&world.destination()), 1000);
+}
+
+#[tokio::test]
+async fn a_transaction_that_never_landed_is_followed_to_a_final_failure_once_its_blockhash_expires()
+{
+    let world = World::new(TOKEN_2022_PROGRAM);
+    let facilitator = facilitator(&world);
+    let request = verify_request(
+        &world.requirements(None),
+        &world.signed(&world.instructions(1000)),
+    );
+    // A signature recorded but never submitted: unknown while the blockhash may still land it.
+    let never_sent = bs58::encode([9u8; 64]).into_string();
+    assert_eq!(
+        facilitator.follow_transaction(&request, &never_sent).await,
+        None
+    );
+    // Final once the blockhash expired: it can no longer land.
+    world.runtime.0.lock().unwrap().expire_blockhash();
+    let ended = facilitator
+        .follow_transaction(&request, &never_sent)
+        .await
+        .expect("final once the blockhash expired");
+    assert!(!ended.success);
+    assert_eq!(ended.error_reason, Some(Reason::TransactionFailed));
+    assert_eq!(ended.transaction.as_deref(), Some(&*never_sent));
+    assert_eq!(world.token_amount(&world.destination()), 0);
 }

@@ -9,10 +9,14 @@
 //! - [`test_token_price`], [`priced_report`] and [`serve`]: a priced `GET /report` on loopback;
 //! - [`reference_script`]: runs `scripts/x402-reference.mjs` (the reference TypeScript packages);
 //! - [`fuzz`]: the bodies of the fuzz targets, shared by `fuzz/` and the corpus replay test;
-//! - [`redis::RedisServer`]: a redis-server of the test's own.
+//! - [`redis::RedisServer`]: a redis-server of the test's own;
+//! - [`UnreachableStore`]: a settlement store that is down.
 
 pub mod fuzz;
 pub mod redis;
+mod store;
+
+pub use store::UnreachableStore;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -156,6 +160,69 @@ impl AnvilWorld {
             pay_to: Address::random(),
             facilitator: local_facilitator(evm),
         })
+    }
+
+    /// Another facilitator on this node with a key of its own (a replica), waiting at most
+    /// `receipt_timeout` for a receipt.
+    pub async fn replica(&self, receipt_timeout: Duration) -> LocalFacilitator {
+        let key = PrivateKeySigner::random();
+        self.anvil.set_balance(key.address(), gas_money()).await;
+        let evm = ExactEvmFacilitator::new(
+            self.anvil.chain.clone(),
+            FacilitatorSigners::new(CHAIN, [key]).expect("one key"),
+        )
+        .expect("signers and chain agree")
+        .with_receipt_poll_interval(Duration::from_millis(20))
+        .with_receipt_timeout(receipt_timeout);
+        LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm))
+    }
+
+    /// The latest block's number.
+    pub async fn block_number(&self) -> u64 {
+        let number = self
+            .anvil
+            .chain
+            .raw_request("eth_blockNumber", serde_json::json!([]))
+            .await
+            .expect("eth_blockNumber");
+        u64::from_str_radix(
+            number
+                .as_str()
+                .expect("a quantity")
+                .trim_start_matches("0x"),
+            16,
+        )
+        .expect("a quantity")
+    }
+
+    /// What `who` holds of the test token.
+    pub async fn token_balance(&self, who: Address) -> U256 {
+        t402_evm::chain::call_typed(
+            &self.anvil.chain,
+            self.token,
+            &t402_evm::contracts::IEip3009Token::balanceOfCall { account: who },
+        )
+        .await
+        .expect("balanceOf")
+    }
+
+    /// Whether the node mines a block for each transaction (off: transactions wait in the pool
+    /// until [`mine`](Self::mine)).
+    pub async fn set_automine(&self, on: bool) {
+        self.anvil
+            .chain
+            .raw_request("evm_setAutomine", serde_json::json!([on]))
+            .await
+            .expect("evm_setAutomine");
+    }
+
+    /// Mines one block of what waits in the pool.
+    pub async fn mine(&self) {
+        self.anvil
+            .chain
+            .raw_request("evm_mine", serde_json::json!([]))
+            .await
+            .expect("evm_mine");
     }
 }
 

@@ -16,16 +16,18 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy_primitives::{B256, U256};
 use t402_core::error::BoxFuture;
 use t402_core::mechanism::FacilitatorMechanism;
 use t402_core::{
-    FacilitatorError, Network, NetworkPattern, PaymentId, Reason, SettleRequest, SettleResponse,
-    VerifyRequest, VerifyResponse,
+    FacilitatorError, Network, NetworkPattern, PaymentId, Reason, SendJournal, SettleRequest,
+    SettleResponse, VerifyRequest, VerifyResponse,
 };
 use tracing::Instrument;
 
-use crate::chain::{ChainError, EvmChain};
+use crate::chain::{ChainError, EvmChain, call_typed};
 use crate::clock::{Clock, SystemClock};
+use crate::contracts::IEip3009Token;
 use crate::verify::{EXACT, OfflineVerification, Rejection, check_message, check_terms};
 use locks::PayerLocks;
 use onchain::{WalletSignature, diagnose_failure, simulate_transfer, wallet_signature};
@@ -267,19 +269,74 @@ impl ExactEvmFacilitator {
     /// `/settle`: re-verifies, then pays on chain. Always a complete answer: `network` and
     /// `payer` are set on failure too, and `transaction` once a transaction was sent.
     pub async fn settle_payment(&self, request: &SettleRequest) -> SettleResponse {
+        self.settle_payment_journaled(request, SendJournal::none())
+            .await
+    }
+
+    /// `/settle` with claim before send: the transfer's hash is written to `journal` after it
+    /// is signed and before it is broadcast.
+    pub async fn settle_payment_journaled(
+        &self,
+        request: &SettleRequest,
+        journal: SendJournal<'_>,
+    ) -> SettleResponse {
         let network = request.payment_payload.accepted.network.to_string();
         let span = tracing::info_span!(
             "t402.evm.settle",
             network = %network,
             payer = tracing::field::Empty
         );
-        self.settle_checked(request, &network)
+        self.settle_checked(request, &network, journal)
             .instrument(span)
             .await
     }
 
+    /// The final answer of `transaction`, sent earlier to settle `request`: from its receipt;
+    /// or, when there is none and the authorization has expired unused, a final failure (the
+    /// transaction can no longer pay). `Ok(None)` while it may still land. Nothing is sent.
+    pub async fn follow_transaction(
+        &self,
+        request: &SettleRequest,
+        transaction: &str,
+    ) -> Result<Option<SettleResponse>, FacilitatorError> {
+        let network = request.payment_payload.accepted.network.to_string();
+        let (Ok(hash), Ok(checked)) = (transaction.parse::<B256>(), check_message(request)) else {
+            return Ok(None);
+        };
+        let answer = Answer {
+            network: &network,
+            payer: Some(checked.payer().to_checksum(None)),
+        };
+        if let Some(receipt) = self.chain.receipt(hash).await.map_err(chain_unavailable)? {
+            return Ok(Some(answer.of_receipt(&receipt)));
+        }
+        let auth = &checked.payload.authorization;
+        if auth.valid_before > U256::from(self.clock.now()) {
+            return Ok(None);
+        }
+        let state = IEip3009Token::authorizationStateCall {
+            authorizer: checked.payer(),
+            nonce: auth.nonce,
+        };
+        let used = call_typed(self.chain.as_ref(), checked.token, &state)
+            .await
+            .map_err(chain_unavailable)?;
+        Ok((!used).then(|| {
+            answer.failure_after_send(
+                Reason::InvalidExactEvmPayloadAuthorizationValidBefore,
+                "the transaction never landed and the authorization has expired",
+                hash,
+            )
+        }))
+    }
+
     /// Re-verifies, then settles with the facilitator's sender, locks and records.
-    async fn settle_checked(&self, request: &SettleRequest, network: &str) -> SettleResponse {
+    async fn settle_checked(
+        &self,
+        request: &SettleRequest,
+        network: &str,
+        journal: SendJournal<'_>,
+    ) -> SettleResponse {
         let mut answer = Answer {
             network,
             payer: None,
@@ -307,6 +364,7 @@ impl ExactEvmFacilitator {
             now: self.clock.now(),
             erc6492_factories: &self.erc6492_factories,
             erc6492_gas_cap: self.erc6492_gas_cap,
+            journal,
         };
         settle::settle(inputs, &checked, wallet, &answer).await
     }
@@ -356,5 +414,21 @@ impl FacilitatorMechanism for ExactEvmFacilitator {
         request: &'a SettleRequest,
     ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
         Box::pin(async move { Ok(self.settle_payment(request).await) })
+    }
+
+    fn settle_journaled<'a>(
+        &'a self,
+        request: &'a SettleRequest,
+        journal: SendJournal<'a>,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        Box::pin(async move { Ok(self.settle_payment_journaled(request, journal).await) })
+    }
+
+    fn follow<'a>(
+        &'a self,
+        request: &'a SettleRequest,
+        transaction: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+        Box::pin(self.follow_transaction(request, transaction))
     }
 }

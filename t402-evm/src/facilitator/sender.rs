@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bytes};
 
-use super::signers::FacilitatorSigners;
+use t402_core::SendJournal;
+
+use super::signers::{FacilitatorSigners, SendError};
 use crate::chain::{CallRequest, ChainError, EvmChain, TxReceipt};
 
 /// How long settlement waits for a receipt by default.
@@ -19,6 +21,7 @@ pub const DEFAULT_RECEIPT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Why a transaction did not end in a receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendFailure {
     /// Nothing was sent: the estimate reverted with this message (the contract's).
     Reverted(String),
@@ -26,6 +29,8 @@ pub enum SendFailure {
     NotSent(String),
     /// Nothing was sent: the node refused the signed transaction.
     SendRefused(String),
+    /// Nothing was sent: the settlement record could not be written first.
+    NotRecorded(String),
     /// Nothing was sent: the transaction needs more gas than the caller allows.
     OverGasCap {
         /// The estimate.
@@ -117,6 +122,20 @@ impl TransactionSender {
         data: Bytes,
         gas_cap: u64,
     ) -> Result<TxReceipt, SendFailure> {
+        self.send_and_wait_journaled(to, data, gas_cap, SendJournal::none())
+            .await
+    }
+
+    /// [`send_and_wait_within`](Self::send_and_wait_within), writing the transaction's hash to
+    /// `journal` before it is broadcast. A broadcast that got no answer is watched for like a
+    /// sent one (it may have reached the node).
+    pub async fn send_and_wait_journaled(
+        &self,
+        to: Address,
+        data: Bytes,
+        gas_cap: u64,
+        journal: SendJournal<'_>,
+    ) -> Result<TxReceipt, SendFailure> {
         let chain = self.chain.as_ref();
         let estimate = CallRequest::new(to, data.clone()).from(self.signers.primary());
         let gas = match chain.estimate_gas(estimate).await {
@@ -140,12 +159,19 @@ impl TransactionSender {
             .fees()
             .await
             .map_err(|err| SendFailure::NotSent(format!("fees could not be read: {err}")))?;
-        let sent = self
+        match self
             .signers
-            .send(chain, to, data, gas, fees)
+            .send_journaled(chain, to, data, gas, fees, journal)
             .await
-            .map_err(|err| SendFailure::SendRefused(err.to_string()))?;
-        self.wait_for_receipt(sent.hash).await
+        {
+            Ok(sent) => self.wait_for_receipt(sent.hash).await,
+            Err(SendError::Unconfirmed { sent, source }) => {
+                tracing::warn!(transaction = %sent.hash, error = %source, "broadcast got no answer; watching for the transaction");
+                self.wait_for_receipt(sent.hash).await
+            }
+            Err(SendError::Journal(err)) => Err(SendFailure::NotRecorded(err.to_string())),
+            Err(err) => Err(SendFailure::SendRefused(err.to_string())),
+        }
     }
 
     /// Polls for the receipt of `hash` until the deadline.

@@ -4,7 +4,7 @@
 //! ([`SettleInputs`]); re-verification happens before, in the facilitator.
 
 use alloy_primitives::{Address, B256, Bytes};
-use t402_core::{Reason, SettleResponse};
+use t402_core::{Reason, SendJournal, SettleResponse};
 use tracing::{info, warn};
 
 use super::locks::PayerLocks;
@@ -44,7 +44,7 @@ impl Answer<'_> {
         SettleResponse::failure(reason, self.network, self.payer.clone()).with_message(message)
     }
 
-    fn failure_after_send(
+    pub(super) fn failure_after_send(
         &self,
         reason: Reason,
         message: impl Into<String>,
@@ -55,7 +55,7 @@ impl Answer<'_> {
         response
     }
 
-    fn of_receipt(&self, receipt: &TxReceipt) -> SettleResponse {
+    pub(super) fn of_receipt(&self, receipt: &TxReceipt) -> SettleResponse {
         if receipt.success {
             SettleResponse::success(
                 receipt.transaction_hash.to_string(),
@@ -83,6 +83,8 @@ pub(super) struct SettleInputs<'a> {
     pub(super) erc6492_factories: &'a [Address],
     /// The most gas a deployment may take.
     pub(super) erc6492_gas_cap: u64,
+    /// Where the transfer's hash is written before it is broadcast.
+    pub(super) journal: SendJournal<'a>,
 }
 
 /// Settles a payment that passed every check.
@@ -221,7 +223,11 @@ pub(super) async fn settle(
     }
 
     let data = transfer_calldata(auth, &unwrapped.inner);
-    match inputs.sender.send_and_wait(checked.token, data).await {
+    match inputs
+        .sender
+        .send_and_wait_journaled(checked.token, data, u64::MAX, inputs.journal)
+        .await
+    {
         Ok(receipt) => {
             if receipt.success {
                 info!(transaction = %receipt.transaction_hash, "settled");
@@ -245,6 +251,9 @@ fn not_sent_answer(answer: &Answer<'_>, failure: SendFailure) -> SettleResponse 
         SendFailure::Reverted(message) => answer.failure(reason_for_failure(&message), message),
         SendFailure::NotSent(message) => {
             answer.failure(Reason::InvalidExactEvmFailedToExecuteTransfer, message)
+        }
+        SendFailure::NotRecorded(message) => {
+            answer.failure(Reason::T402SettlementStoreUnavailable, message)
         }
         SendFailure::SendRefused(message) => {
             let reason = match reason_for_failure(&message) {

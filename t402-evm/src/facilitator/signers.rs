@@ -8,6 +8,7 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::Signer;
+use t402_core::{SendJournal, StoreError};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::chain::{ChainError, EvmChain, Fees};
@@ -44,6 +45,19 @@ pub enum SendError {
     /// The signer failed.
     #[error("signing the transaction failed: {0}")]
     Signing(#[source] alloy_signer::Error),
+    /// The settlement record could not be written, so the signed transaction was not broadcast.
+    #[error("the transaction was not broadcast: {0}")]
+    Journal(#[source] StoreError),
+    /// The broadcast failed in transit (no answer, a timeout): the node may have received the
+    /// transaction, so it must be watched for, not sent again.
+    #[error("the broadcast of {} got no answer: {source}", sent.hash)]
+    Unconfirmed {
+        /// The transaction, signed and possibly received.
+        sent: SentTransaction,
+        /// What failed.
+        #[source]
+        source: ChainError,
+    },
 }
 
 type DynSigner = dyn Signer + Send + Sync;
@@ -168,6 +182,22 @@ impl FacilitatorSigners {
         gas_limit: u64,
         fees: Fees,
     ) -> Result<SentTransaction, SendError> {
+        self.send_journaled(chain, to, data, gas_limit, fees, SendJournal::none())
+            .await
+    }
+
+    /// [`send`](Self::send), writing each signed transaction's hash to `journal` before it is
+    /// broadcast (claim before send): whatever happens after, a retry finds the hash. A journal
+    /// that cannot be written broadcasts nothing.
+    pub async fn send_journaled(
+        &self,
+        chain: &dyn EvmChain,
+        to: Address,
+        data: Bytes,
+        gas_limit: u64,
+        fees: Fees,
+        journal: SendJournal<'_>,
+    ) -> Result<SentTransaction, SendError> {
         let (key, mut next_nonce) = self.acquire().await;
         let mut retried = false;
         loop {
@@ -194,20 +224,38 @@ impl FacilitatorSigners {
                     return Err(SendError::Signing(err));
                 }
             };
-            let raw: Bytes = TxEnvelope::Eip1559(tx.into_signed(signature))
-                .encoded_2718()
-                .into();
-            match chain.send_raw_transaction(raw).await {
+            let signed = tx.into_signed(signature);
+            let sent = SentTransaction {
+                hash: *signed.hash(),
+                sender: key.address,
+                nonce,
+            };
+            if let Err(err) = journal.sent(&sent.hash.to_string()).await {
+                *next_nonce = Some(nonce);
+                return Err(SendError::Journal(err));
+            }
+            let raw: Bytes = TxEnvelope::Eip1559(signed).encoded_2718().into();
+            let mut broadcast = chain.send_raw_transaction(raw.clone()).await;
+            let unanswered = matches!(&broadcast, Err(err) if is_in_transit(err));
+            if unanswered {
+                // No answer: the node may or may not have it. The same signed bytes again cannot
+                // pay twice (one hash, one nonce); whatever this answers, the transaction is
+                // watched for, never replaced.
+                broadcast = chain.send_raw_transaction(raw).await;
+            }
+            match broadcast {
                 Ok(hash) => {
+                    if hash != sent.hash {
+                        tracing::error!(recorded = %sent.hash, node = %hash, "the node names the transaction differently");
+                    }
                     *next_nonce = Some(nonce + 1);
-                    return Ok(SentTransaction {
-                        hash,
-                        sender: key.address,
-                        nonce,
-                    });
+                    return Ok(sent);
                 }
                 Err(err) => {
                     *next_nonce = None;
+                    if unanswered || is_in_transit(&err) {
+                        return Err(SendError::Unconfirmed { sent, source: err });
+                    }
                     if cached.is_some() && !retried && is_nonce_refusal(&err) {
                         retried = true;
                         continue;
@@ -217,6 +265,11 @@ impl FacilitatorSigners {
             }
         }
     }
+}
+
+/// Whether a failed broadcast may still have reached the node (no answer was read).
+fn is_in_transit(err: &ChainError) -> bool {
+    matches!(err, ChainError::Transport { .. } | ChainError::Timeout(_))
 }
 
 fn is_nonce_refusal(err: &ChainError) -> bool {

@@ -132,11 +132,16 @@ pub struct Faulty<C> {
     pub inner: C,
     /// Receipts are not found while set.
     pub hide_receipts: AtomicBool,
-    /// This many sends are refused as if the connection dropped.
+    /// This many sends get no answer, as if the connection dropped (the node never sees them).
     pub refuse_sends: AtomicUsize,
+    /// This many sends are refused by the node.
+    pub reject_sends: AtomicUsize,
     /// Gas estimates answer this instead of asking the chain (lets a reverting transaction
     /// through to the chain).
     pub fixed_gas: Option<u64>,
+    /// A settlement record read at each broadcast, with what was read (and the hash sent).
+    pub watched: Option<(t402_core::MemorySettlementStore, t402_core::PaymentId)>,
+    pub seen_at_send: std::sync::Mutex<Vec<(B256, Option<t402_core::SettlementRecord>)>>,
 }
 
 impl<C> Faulty<C> {
@@ -145,7 +150,10 @@ impl<C> Faulty<C> {
             inner,
             hide_receipts: AtomicBool::new(false),
             refuse_sends: AtomicUsize::new(0),
+            reject_sends: AtomicUsize::new(0),
             fixed_gas: None,
+            watched: None,
+            seen_at_send: Default::default(),
         }
     }
 }
@@ -176,19 +184,31 @@ impl<C: EvmChain> EvmChain for Faulty<C> {
         self.inner.fees()
     }
     fn send_raw_transaction(&self, raw: Bytes) -> BoxFuture<'_, Result<B256, ChainError>> {
-        let refused = self
-            .refuse_sends
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if refused {
-            return Box::pin(async {
-                Err(ChainError::Transport {
+        let take = |count: &AtomicUsize| {
+            count
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        Box::pin(async move {
+            if let Some((store, id)) = &self.watched {
+                use t402_core::SettlementStore;
+                let record = store.get(id).await.unwrap();
+                let hash = alloy_primitives::keccak256(&raw);
+                self.seen_at_send.lock().unwrap().push((hash, record));
+            }
+            if take(&self.refuse_sends) {
+                return Err(ChainError::Transport {
                     message: "connection reset by peer".into(),
                     source: None,
-                })
-            });
-        }
-        self.inner.send_raw_transaction(raw)
+                });
+            }
+            if take(&self.reject_sends) {
+                return Err(ChainError::Rejected {
+                    message: "insufficient funds for gas * price + value".into(),
+                });
+            }
+            self.inner.send_raw_transaction(raw).await
+        })
     }
     fn receipt(&self, hash: B256) -> BoxFuture<'_, Result<Option<TxReceipt>, ChainError>> {
         if self.hide_receipts.load(Ordering::SeqCst) {

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use t402_core::error::BoxFuture;
 use t402_core::wire::{FacilitatorRequest, SupportedKind};
-use t402_core::{Facilitator, FacilitatorError, SettleResponse, SupportedResponse, VerifyResponse};
+use t402_core::{
+    Facilitator, FacilitatorError, SendJournal, SettleResponse, SupportedResponse, VerifyResponse,
+};
 
 /// How long `/supported` answers are kept by default.
 pub const DEFAULT_SUPPORTED_TTL: Duration = Duration::from_secs(300);
@@ -317,6 +319,14 @@ impl Facilitator for Facilitators {
         &'a self,
         request: &'a FacilitatorRequest,
     ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
+        self.settle_journaled(request, SendJournal::none())
+    }
+
+    fn settle_journaled<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+        journal: SendJournal<'a>,
+    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
         Box::pin(async move {
             // Settlement goes to one facilitator only: trying another after an error could pay
             // twice.
@@ -324,11 +334,24 @@ impl Facilitator for Facilitators {
             let Some(facilitator) = candidates.first() else {
                 return Err(FacilitatorError::Unavailable("no facilitator".into()));
             };
-            let result = facilitator.settle(request).await;
+            let result = facilitator.settle_journaled(request, journal).await;
             if result.is_err() {
                 self.invalidate();
             }
             result
+        })
+    }
+
+    fn follow<'a>(
+        &'a self,
+        request: &'a FacilitatorRequest,
+        transaction: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
+        Box::pin(async move {
+            match self.candidates(request).await.first() {
+                Some(facilitator) => facilitator.follow(request, transaction).await,
+                None => Ok(None),
+            }
         })
     }
 

@@ -3,19 +3,26 @@
 //!
 //! A settlement claims the payment's record first. The one that claims it settles in a task of
 //! its own — a caller that goes away (a dropped connection, a cancelled request) does not stop
-//! it — and records the answer. A settlement of a payment already claimed sends nothing: it
-//! waits (bounded) for the recorded answer and returns it, so every caller of one payment gets
-//! the same answer and there is one transaction.
+//! it — writing the transaction to the record after signing it and before broadcasting it
+//! (claim before send), then the answer. A settlement of a payment already claimed sends
+//! nothing: it waits (bounded) for the recorded answer, following the recorded transaction on
+//! chain meanwhile — so a retry after the settling process died, or after a receipt timeout,
+//! reports the transaction that went out — and every caller of one payment gets the same answer
+//! from one transaction.
+//!
+//! Records are kept under `settle/<payment id>`, apart from a server's replay guard using the
+//! same store.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use t402_core::error::BoxFuture;
+use t402_core::settlement::awaits_confirmation;
 use t402_core::wire::FacilitatorRequest;
 use t402_core::{
-    Claim, Facilitator, FacilitatorError, LocalFacilitator, PaymentId, Reason, SettleResponse,
-    SettlementRecord, SettlementStore, SupportedResponse, VerifyResponse,
+    Claim, Facilitator, FacilitatorError, LocalFacilitator, PaymentId, Reason, SendJournal,
+    SettleResponse, SettlementRecord, SettlementStore, SupportedResponse, VerifyResponse,
 };
 
 /// How long a settlement of a payment already in flight waits for its answer by default.
@@ -23,6 +30,9 @@ pub const DEFAULT_SETTLEMENT_WAIT: Duration = Duration::from_secs(90);
 
 /// How often a waiting settlement reads the record.
 const POLL: Duration = Duration::from_millis(50);
+
+/// A waiting settlement follows a recorded transaction on chain every this many reads.
+const FOLLOW_EVERY: u32 = 5;
 
 /// Names the payment of a request.
 pub type PaymentIdOf = Arc<dyn Fn(&FacilitatorRequest) -> Option<PaymentId> + Send + Sync>;
@@ -99,9 +109,10 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
         &self,
         request: &FacilitatorRequest,
     ) -> Result<SettleResponse, FacilitatorError> {
-        let Some(id) = (self.payment_id)(request) else {
+        let Some(payment) = (self.payment_id)(request) else {
             return self.inner.settle(request).await;
         };
+        let id = PaymentId::from_parts(["settle", payment.as_str()]);
         let expires_at = expiry_of(request);
         let claim = self
             .store
@@ -127,12 +138,18 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
         let inner = self.inner.clone();
         let store = self.store.clone();
         let task = tokio::spawn(async move {
-            let outcome = inner.settle(&request).await;
+            let journal = SendJournal::new(store.as_ref(), &id);
+            let outcome = inner.settle_journaled(&request, journal).await;
             let recorded = match &outcome {
+                // Sent, outcome not known yet: the record stays `sent`, later calls follow it.
+                Ok(settled) if awaits_confirmation(settled) => {
+                    let transaction = settled.transaction.as_deref().unwrap_or_default();
+                    store.mark_sent(&id, transaction).await
+                }
                 Ok(settled) if sent(settled) => store.complete(&id, settled).await,
                 // Nothing was sent: the payment may be presented again.
                 Ok(_) => store.release(&id).await,
-                // Unknown whether anything was sent: the claim stays until it expires.
+                // Unknown whether anything was sent: the record stays until it expires.
                 Err(_) => Ok(()),
             };
             if let Err(err) = recorded {
@@ -154,13 +171,21 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
         request: &FacilitatorRequest,
     ) -> SettleResponse {
         let deadline = Instant::now() + self.wait;
+        let mut reads = 0u32;
         loop {
-            if let SettlementRecord::Done(settled) = record {
-                return *settled;
+            match &record {
+                SettlementRecord::Done(settled) => return (**settled).clone(),
+                SettlementRecord::Sent { transaction } if reads.is_multiple_of(FOLLOW_EVERY) => {
+                    if let Some(settled) = self.follow(id, request, transaction).await {
+                        return settled;
+                    }
+                }
+                _ => {}
             }
             if Instant::now() >= deadline {
                 break;
             }
+            reads = reads.wrapping_add(1);
             tokio::time::sleep(POLL).await;
             match self.store.get(id).await {
                 Ok(Some(next)) => record = next,
@@ -176,6 +201,28 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
             answer.transaction = Some(transaction);
         }
         answer
+    }
+
+    /// The final answer of a recorded transaction, recorded for the next caller; `None` while
+    /// it is pending (or the chain cannot be read).
+    async fn follow(
+        &self,
+        id: &PaymentId,
+        request: &FacilitatorRequest,
+        transaction: &str,
+    ) -> Option<SettleResponse> {
+        let settled = match self.inner.follow(request, transaction).await {
+            Ok(Some(settled)) if !awaits_confirmation(&settled) => settled,
+            Ok(_) => return None,
+            Err(err) => {
+                tracing::debug!(payment = %id, error = %err, "recorded transaction not followed");
+                return None;
+            }
+        };
+        if let Err(err) = self.store.complete(id, &settled).await {
+            tracing::warn!(payment = %id, error = %err, "settlement record not updated");
+        }
+        Some(settled)
     }
 }
 

@@ -4,8 +4,8 @@
 //! Each record is one key, `<prefix><payment id>`, holding JSON (`{"state": "claimed"}`,
 //! `{"state": "sent", "transaction": …}`, `{"state": "done", "response": {…}}`) and expiring at
 //! the payment's own expiry: a claim is one `SET … NX EXAT`, atomic across instances; updates
-//! are `SET … XX KEEPTTL` (only while the record lives); a release deletes the record only while
-//! it is still a bare claim (a script, so a record that reached `sent` is never dropped).
+//! are `SET … XX KEEPTTL` (only while the record lives); a release deletes the record unless it
+//! is `done` (a script, so an answer recorded is never dropped).
 //! Every operation has a timeout; the connection manager reconnects by itself when Redis returns.
 
 use std::fmt;
@@ -23,8 +23,10 @@ pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default key prefix.
 pub const DEFAULT_KEY_PREFIX: &str = "t402:settlement:";
 
+/// Deletes a record unless it is `done` (one script: the read and the delete are atomic).
 const RELEASE: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local record = redis.call('GET', KEYS[1])
+if record and cjson.decode(record)['state'] ~= 'done' then
     return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -212,7 +214,6 @@ impl SettlementStore for RedisSettlementStore {
             self.bounded(async move {
                 redis::Script::new(RELEASE)
                     .key(key)
-                    .arg(claimed_json())
                     .invoke_async::<i64>(&mut connection)
                     .await
             })

@@ -195,3 +195,26 @@ async fn a_pending_settlement_in_redis_is_followed_not_sent_again() {
         .unwrap();
     a_pending_settlement_is_followed_not_sent_again(&world, Arc::new(store)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facilitator_whose_store_is_down_answers_503_and_sends_nothing() {
+    let Some(world) = AnvilWorld::start().await else {
+        return;
+    };
+    let recorded = RecordedFacilitator::new(
+        world.replica(Duration::from_secs(60)).await,
+        t402_testkit::UnreachableStore::default(),
+    );
+    let base = t402_testkit::serve(t402_server::facilitator_router(Arc::new(recorded))).await;
+    let before = world.block_number().await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/settle"))
+        .json(&payment(&world).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "t402_settlement_store_unavailable", "{body}");
+    assert_eq!(world.block_number().await, before, "nothing was sent");
+}

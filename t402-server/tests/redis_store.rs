@@ -1,6 +1,7 @@
-//! The Redis settlement store against a real redis-server: the store's semantics, two server
-//! instances sharing one payment's fate, and a Redis outage (paid requests refused with 503,
-//! service back by itself when Redis returns).
+//! The Redis settlement store against a real redis-server: the store's semantics; two server
+//! instances and two facilitator replicas on anvil sharing one payment's fate (1000 concurrent
+//! presentations, one served, one transaction); and a Redis outage (paid requests refused with
+//! 503, service back by itself when Redis returns).
 
 mod common;
 
@@ -107,62 +108,131 @@ async fn one_claim_wins_across_connections() {
     assert_eq!(winners.load(Ordering::SeqCst), 1);
 }
 
+/// A server instance on loopback: `GET /report` priced at [`PRICE`], its facilitator at
+/// `facilitator` over HTTP, records in `store`; the handler counts its calls in `handled`.
+async fn server_instance(
+    world: &t402_testkit::AnvilWorld,
+    facilitator: &str,
+    store: RedisSettlementStore,
+    handled: Arc<AtomicUsize>,
+) -> String {
+    let layer = t402_server::PaymentLayer::builder()
+        .facilitator(Arc::new(
+            t402_server::facilitator::HttpFacilitator::new(facilitator).unwrap(),
+        ))
+        .mechanism(
+            t402_core::NetworkPattern::parse("eip155:*").unwrap(),
+            t402_evm::ExactEvmServer,
+        )
+        .route(
+            "GET /report",
+            t402_server::Route::new(t402_server::PaymentOption::exact(
+                t402_core::Network::eip155(CHAIN),
+                t402_testkit::test_token_price(world.token, PRICE),
+                world.pay_to.to_checksum(None),
+            )),
+        )
+        .settlement_store(store)
+        .build_and_initialize()
+        .await
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/report",
+            axum::routing::get(move || async move {
+                handled.fetch_add(1, Ordering::SeqCst);
+                "the report"
+            }),
+        )
+        .layer(layer);
+    t402_testkit::serve(app).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_sharing_redis_serve_one_payment_once() {
+async fn two_instances_and_two_replicas_sharing_redis_serve_and_settle_one_payment_once() {
+    use t402_core::ClientMechanism;
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let world = World::new();
-    let apps: Vec<_> = {
-        let mut apps = Vec::new();
-        for _ in 0..2 {
-            let store = RedisSettlementStore::connect(&redis.url()).await.unwrap();
-            apps.push(
-                world.app(
-                    world
-                        .builder_with(world.facilitator.clone())
-                        .settlement_store(store),
-                ),
-            );
-        }
-        apps
+    let Some(world) = t402_testkit::AnvilWorld::start().await else {
+        return;
     };
-    let payment = world
-        .pay(&required_of(&get_with(&apps[0], "/paid", &[]).await))
-        .await;
+    let url = redis.url();
+    let store = || RedisSettlementStore::connect(&url);
+    // Two facilitator replicas (a key each) recording in Redis, each served over HTTP.
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let replica = t402_server::facilitator::RecordedFacilitator::new(
+            world.replica(std::time::Duration::from_secs(60)).await,
+            store().await.unwrap(),
+        );
+        replicas
+            .push(t402_testkit::serve(t402_server::facilitator_router(Arc::new(replica))).await);
+    }
+    // Two server instances, each with its own replica, guarding with the same Redis.
+    let handled = Arc::new(AtomicUsize::new(0));
+    let mut instances = Vec::new();
+    for replica in &replicas {
+        let base = server_instance(&world, replica, store().await.unwrap(), handled.clone()).await;
+        instances.push(format!("{base}/report"));
+    }
+    let http = reqwest::Client::new();
+    let challenge = http.get(&instances[0]).send().await.unwrap();
+    assert_eq!(challenge.status(), 402);
+    let required = t402_core::codec::Codec::default()
+        .decode_payment_required(challenge.headers()["payment-required"].as_bytes())
+        .unwrap();
+    let accepted = required.accepts[0].clone();
+    let signed = t402_evm::ExactEvmClient::new(world.payer.clone())
+        .create_payload(2, &accepted, None)
+        .await
+        .unwrap();
+    let payment = t402_core::codec::encode_header(&t402_core::PaymentPayload::new(
+        accepted.into(),
+        signed.payload,
+    ));
+    let before = world.block_number().await;
+
     let tasks: Vec<_> = (0..1000)
         .map(|n| {
-            let app = apps[n % 2].clone();
-            let payment = payment.clone();
+            let (http, url, payment) = (http.clone(), instances[n % 2].clone(), payment.clone());
             tokio::spawn(async move {
-                let response = get_with(&app, "/paid", &[("payment-signature", &payment)]).await;
-                let status = response.status();
-                let reason = (status == StatusCode::PAYMENT_REQUIRED)
-                    .then(|| required_of(&response).error)
-                    .flatten();
-                (status, reason)
+                let response = http
+                    .get(&url)
+                    .header("payment-signature", &payment)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let reason = response.headers().get("payment-required").map(|header| {
+                    t402_core::codec::Codec::default()
+                        .decode_payment_required(header.as_bytes())
+                        .unwrap()
+                        .error
+                });
+                (status, reason.flatten())
             })
         })
         .collect();
     let mut served = 0;
     for task in tasks {
         match task.await.unwrap() {
-            (StatusCode::OK, _) => served += 1,
-            (StatusCode::PAYMENT_REQUIRED, Some(reason)) => {
-                assert_eq!(reason, "t402_payment_replayed")
-            }
+            (200, _) => served += 1,
+            (402, Some(reason)) => assert_eq!(reason, "t402_payment_replayed"),
             other => panic!("{other:?}"),
         }
     }
     assert_eq!(served, 1);
     assert_eq!(
-        world.handled(),
+        handled.load(Ordering::SeqCst),
         1,
         "the handler ran once across both instances"
     );
+    assert_eq!(world.block_number().await, before + 1, "one transaction");
     assert_eq!(
-        world.balance(world.pay_to).await,
-        alloy_primitives::U256::from(PRICE)
+        world.token_balance(world.pay_to).await,
+        alloy_primitives::U256::from(PRICE),
+        "the payee was credited once"
     );
 }
 
@@ -181,6 +251,14 @@ async fn a_redis_outage_refuses_paid_requests_until_redis_returns() {
             .builder_with(world.facilitator.clone())
             .settlement_store(store),
     );
+    // A run under way: one payment served.
+    let first = world
+        .pay(&required_of(&get_with(&app, "/paid", &[]).await))
+        .await;
+    let served = get_with(&app, "/paid", &[("payment-signature", &first)]).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(world.handled(), 1);
+
     redis.stop();
     let payment = world
         .pay(&required_of(&get_with(&app, "/paid", &[]).await))
@@ -194,10 +272,11 @@ async fn a_redis_outage_refuses_paid_requests_until_redis_returns() {
                 .contains("t402_settlement_store_unavailable")
         );
     }
-    assert_eq!(world.handled(), 0);
+    assert_eq!(world.handled(), 1, "nothing served while Redis is down");
     assert_eq!(
         world.balance(world.pay_to).await,
-        alloy_primitives::U256::ZERO
+        alloy_primitives::U256::from(PRICE),
+        "nothing settled while Redis is down"
     );
 
     // Redis is back: the same layer serves the same payment, without a restart.
@@ -213,9 +292,9 @@ async fn a_redis_outage_refuses_paid_requests_until_redis_returns() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(world.handled(), 1);
+    assert_eq!(world.handled(), 2);
     assert_eq!(
         world.balance(world.pay_to).await,
-        alloy_primitives::U256::from(PRICE)
+        alloy_primitives::U256::from(2 * PRICE)
     );
 }

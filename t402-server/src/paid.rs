@@ -78,16 +78,9 @@ where
     )
     .await;
     if let Some(claimed) = claimed {
-        match (&outcome, tokio::runtime::Handle::try_current()) {
-            // A settled payment stays taken either way: its record is completed off the
-            // response's path, so a paid request carries one store round trip (the claim).
-            // Should the process stop first, the claim simply stays until it expires.
-            (Outcome::Settled(_) | Outcome::Keep, Ok(runtime)) => {
-                runtime.spawn(claimed.finish(outcome));
-            }
-            // A release is done before answering, so the payer's next presentation finds it.
-            _ => claimed.finish(outcome).await,
-        }
+        // Only a release writes (before answering, so the payer's next presentation finds it):
+        // a paid request costs one store round trip, its claim.
+        claimed.finish(outcome).await;
     }
     response
 }
@@ -138,7 +131,7 @@ where
                 return (Ok(answer(error)), outcome);
             }
         };
-        let outcome = Outcome::Settled(Box::new(settled.clone()));
+        let outcome = Outcome::of_settlement(&settled);
         let response = match inner.call(request).await {
             Ok(response) => response,
             Err(err) => return (Err(err), outcome),
@@ -175,7 +168,7 @@ where
             attach_settlement(&mut parts.headers, &settled);
             (
                 Ok(Response::from_parts(parts, Either::Right(Full::new(bytes)))),
-                Outcome::Settled(Box::new(settled)),
+                Outcome::of_settlement(&settled),
             )
         }
         Err(error) => {
@@ -189,7 +182,7 @@ where
 /// went out; a facilitator that failed leaves it unknown.
 fn settle_outcome(error: &PaymentError) -> Outcome {
     match error {
-        PaymentError::SettlementFailed(settled) => Outcome::Settled(settled.clone()),
+        PaymentError::SettlementFailed(settled) => Outcome::of_settlement(settled),
         _ => Outcome::Keep,
     }
 }

@@ -1,7 +1,8 @@
 //! The replay guard: a payment is claimed in the settlement store before it is verified, so a
 //! second presentation of it — while the first is in flight, or after it was paid — gets 402
 //! `t402_payment_replayed` and never reaches the handler. A claim that ends without money moving
-//! is released, so the payer may present the payment again.
+//! is released, so the payer may present the payment again; a paid one stays claimed until it
+//! expires (after the payment's own validity), which is all a replay needs to be refused.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,15 +18,25 @@ use crate::state::LayerState;
 const RECORD_MARGIN_SECS: u64 = 60;
 
 /// How a paid request ended, for its claim.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Nothing was sent: the payer may present the payment again.
     Release,
-    /// Settlement answered: the payment is spent (or a transaction was sent for it).
-    Settled(Box<SettleResponse>),
-    /// Unknown whether anything was sent (the facilitator failed during settlement, the
-    /// handler failed after settlement): the claim stays until it expires.
+    /// The payment is spent (a transaction was sent for it), or it is unknown whether anything
+    /// was sent (the facilitator failed during settlement, the handler failed after
+    /// settlement): the claim stays until it expires.
     Keep,
+}
+
+impl Outcome {
+    /// The outcome of a settlement answer: kept once a transaction went out, else released.
+    pub(crate) fn of_settlement(settled: &SettleResponse) -> Self {
+        if crate::facilitator::sent(settled) {
+            Self::Keep
+        } else {
+            Self::Release
+        }
+    }
 }
 
 /// A payment claimed for this request. A request that goes away (the client disconnected)
@@ -44,23 +55,16 @@ impl Claimed {
         self.settling.store(true, Ordering::Release);
     }
 
-    /// Records how the request ended. A store that fails here is logged: the claim then simply
+    /// Ends the claim as the request ended: released when nothing was sent, else kept as it is
+    /// until it expires — the claim itself is the record that the payment is spent, so a paid
+    /// request writes nothing more. A store that fails to release is logged: the claim then
     /// stays until it expires (the safe side).
     pub(crate) async fn finish(mut self, outcome: Outcome) {
         self.finished = true;
-        let result = match &outcome {
-            Outcome::Release => self.store.release(&self.id).await,
-            Outcome::Settled(settled) => {
-                if crate::facilitator::sent(settled) {
-                    self.store.complete(&self.id, settled).await
-                } else {
-                    self.store.release(&self.id).await
-                }
-            }
-            Outcome::Keep => Ok(()),
-        };
-        if let Err(err) = result {
-            tracing::warn!(payment = %self.id, error = %err, "settlement record not updated");
+        if outcome == Outcome::Release
+            && let Err(err) = self.store.release(&self.id).await
+        {
+            tracing::warn!(payment = %self.id, error = %err, "claim not released");
         }
     }
 }

@@ -298,3 +298,53 @@ async fn a_redis_outage_refuses_paid_requests_until_redis_returns() {
         alloy_primitives::U256::from(2 * PRICE)
     );
 }
+
+/// Commands Redis has processed so far (the `INFO` asking counts from the next call).
+async fn commands_processed(url: &str) -> u64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_commands_processed:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_request_costs_one_redis_round_trip() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let world = World::new();
+    let store = RedisSettlementStore::connect(&redis.url()).await.unwrap();
+    let app = world.app(
+        world
+            .builder_with(world.facilitator.clone())
+            .settlement_store(store),
+    );
+    let required = required_of(&get_with(&app, "/paid", &[]).await);
+    let mut payments = Vec::new();
+    for _ in 0..10 {
+        payments.push(world.pay(&required).await);
+    }
+    let before = commands_processed(&redis.url()).await;
+    for payment in &payments {
+        let response = get_with(&app, "/paid", &[("payment-signature", payment)]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let after = commands_processed(&redis.url()).await;
+    // The second INFO counts the first one.
+    assert_eq!(after - before - 1, 10, "one command per paid request");
+    // A replay is refused in one too.
+    let before = commands_processed(&redis.url()).await;
+    let replayed = get_with(&app, "/paid", &[("payment-signature", &payments[0])]).await;
+    assert_eq!(replayed.status(), StatusCode::PAYMENT_REQUIRED);
+    let after = commands_processed(&redis.url()).await;
+    assert_eq!(after - before - 1, 1, "one command per replay");
+}

@@ -115,12 +115,14 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
         let id = PaymentId::from_parts(["settle", payment.as_str()]);
         let expires_at = expiry_of(request);
         // A store that cannot be reached stops the settlement before anything is sent.
-        let claim = self.store.claim(&id, expires_at).await.map_err(|err| {
-            FacilitatorError::Internal {
-                reason: Reason::T402SettlementStoreUnavailable,
-                source: Box::new(err),
-            }
-        })?;
+        let claim =
+            self.store
+                .claim(&id, expires_at)
+                .await
+                .map_err(|err| FacilitatorError::Internal {
+                    reason: Reason::T402SettlementStoreUnavailable,
+                    source: Box::new(err),
+                })?;
         match claim {
             Claim::Claimed => self.settle_detached(id, request.clone()).await,
             Claim::Existing(record) => Ok(self.wait_for(&id, record, request).await),

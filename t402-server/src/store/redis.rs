@@ -3,7 +3,8 @@
 //!
 //! Each record is one key, `<prefix><payment id>`, holding JSON (`{"state": "claimed"}`,
 //! `{"state": "sent", "transaction": …}`, `{"state": "done", "response": {…}}`) and expiring at
-//! the payment's own expiry: a claim is one `SET … NX EXAT`, atomic across instances; updates
+//! the payment's own expiry: a claim is one `SET … NX GET EXAT` (Redis 7.0 or newer), atomic
+//! across instances and one round trip whether it wins or finds a record; updates
 //! are `SET … XX KEEPTTL` (only while the record lives); a release deletes the record unless it
 //! is `done` (a script, so an answer recorded is never dropped).
 //! Every operation has a timeout; the connection manager reconnects by itself when Redis returns.
@@ -53,7 +54,11 @@ impl fmt::Debug for RedisSettlementStore {
 
 fn failed(err: impl fmt::Display) -> StoreError {
     // Redis URLs may carry a password: messages never quote one.
-    StoreError::new(t402_core::redact::redact_urls(&err.to_string()).into_owned())
+    let mut message = t402_core::redact::redact_urls(&err.to_string()).into_owned();
+    if message.contains("syntax error") {
+        message.push_str(" (the settlement store needs Redis 7.0 or newer)");
+    }
+    StoreError::new(message)
 }
 
 fn claimed_json() -> String {
@@ -168,19 +173,18 @@ impl SettlementStore for RedisSettlementStore {
         Box::pin(async move {
             let mut connection = self.connection.clone();
             let key = self.key(id);
+            // One round trip either way: `SET … NX GET` sets a missing record and answers nil,
+            // or leaves an existing one and answers it (Redis 7.0 or newer).
             let options = redis::SetOptions::default()
                 .conditional_set(redis::ExistenceCheck::NX)
+                .get(true)
                 .with_expiration(redis::SetExpiry::EXAT(expires_at));
-            let set: Option<String> = self
+            let existing: Option<String> = self
                 .bounded(async move { connection.set_options(key, claimed_json(), options).await })
                 .await?;
-            if set.is_some() {
-                return Ok(Claim::Claimed);
-            }
-            // Someone holds it; if it expired in between, the record is gone: claim again.
-            match self.read(id).await? {
-                Some(record) => Ok(Claim::Existing(record)),
-                None => self.claim(id, expires_at).await,
+            match existing {
+                None => Ok(Claim::Claimed),
+                Some(text) => parse(&text).map(Claim::Existing),
             }
         })
     }

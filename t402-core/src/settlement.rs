@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -48,6 +49,11 @@ impl PaymentId {
             text.push_str(part.as_ref());
         }
         Self(text)
+    }
+
+    /// An id from its text, its parts already joined with `/`.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
     }
 
     /// The id as text.
@@ -253,9 +259,44 @@ pub struct MemorySettlementStore {
 }
 
 /// The records and when to sweep expired ones next.
+///
+/// Records are keyed by a 128-bit keyed hash of the payment id ([`Records::key`]) rather than
+/// the id's text: a busy server holds hundreds of thousands of records (every payment of the
+/// last few minutes), and one heap allocation per record slows every other allocation of the
+/// process down. The two SipHash keys are random per store, so ids that collide cannot be
+/// crafted, and chance collisions need about 2^64 records.
 struct Records {
-    by_id: HashMap<PaymentId, (SettlementRecord, u64)>,
+    by_id: HashMap<u128, (SettlementRecord, u64), BuildHasherDefault<KeyHasher>>,
+    keys: (RandomState, RandomState),
     sweep_at: usize,
+}
+
+/// Hashes a record key, already a keyed hash, by taking its low bits.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
+}
+
+impl Records {
+    fn key(&self, id: &PaymentId) -> u128 {
+        let high = self.keys.0.hash_one(id.as_str());
+        let low = self.keys.1.hash_one(id.as_str());
+        (u128::from(high) << 64) | u128::from(low)
+    }
 }
 
 impl Default for MemorySettlementStore {
@@ -285,7 +326,8 @@ impl MemorySettlementStore {
     pub fn with_clock(clock: UnixClock) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Records {
-                by_id: HashMap::new(),
+                by_id: HashMap::default(),
+                keys: (RandomState::new(), RandomState::new()),
                 sweep_at: FIRST_SWEEP,
             })),
             clock,
@@ -313,28 +355,32 @@ impl MemorySettlementStore {
             records.by_id.retain(|_, (_, expiry)| *expiry > now);
             records.sweep_at = (records.by_id.len() * 2).max(FIRST_SWEEP);
         }
-        match records.by_id.get(id) {
+        let key = records.key(id);
+        match records.by_id.get(&key) {
             Some((record, expiry)) if *expiry > now => Claim::Existing(record.clone()),
             _ => {
                 records
                     .by_id
-                    .insert(id.clone(), (SettlementRecord::Claimed, expires_at));
+                    .insert(key, (SettlementRecord::Claimed, expires_at));
                 Claim::Claimed
             }
         }
     }
 
     fn update(&self, id: &PaymentId, record: SettlementRecord) {
-        if let Some(entry) = self.lock().by_id.get_mut(id) {
+        let mut records = self.lock();
+        let key = records.key(id);
+        if let Some(entry) = records.by_id.get_mut(&key) {
             entry.0 = record;
         }
     }
 
     fn get_now(&self, id: &PaymentId) -> Option<SettlementRecord> {
         let now = (self.clock)();
-        self.lock()
+        let records = self.lock();
+        records
             .by_id
-            .get(id)
+            .get(&records.key(id))
             .filter(|(_, expiry)| *expiry > now)
             .map(|(record, _)| record.clone())
     }
@@ -379,8 +425,12 @@ impl SettlementStore for MemorySettlementStore {
     fn release<'a>(&'a self, id: &'a PaymentId) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut records = self.lock();
-            if !matches!(records.by_id.get(id), Some((SettlementRecord::Done(_), _))) {
-                records.by_id.remove(id);
+            let key = records.key(id);
+            if !matches!(
+                records.by_id.get(&key),
+                Some((SettlementRecord::Done(_), _))
+            ) {
+                records.by_id.remove(&key);
             }
             Ok(())
         })

@@ -6,6 +6,7 @@ use t402_core::JsonObject;
 
 use crate::eip3009::{Authorization, AuthorizationJson};
 use crate::error::PayloadError;
+use crate::verify::EXACT;
 
 /// The `payload` of an `exact` EIP-3009 payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,14 +90,108 @@ pub fn payment_id_of(
     requirements: &t402_core::PaymentRequirements,
 ) -> Option<t402_core::PaymentId> {
     let authorization = payload.get("authorization")?;
-    let from: alloy_primitives::Address = authorization.get("from")?.as_str()?.parse().ok()?;
-    let nonce: alloy_primitives::B256 = authorization.get("nonce")?.as_str()?.parse().ok()?;
-    let token: alloy_primitives::Address = requirements.asset.parse().ok()?;
-    Some(t402_core::PaymentId::from_parts([
-        crate::verify::EXACT.to_owned(),
-        requirements.network.to_string(),
-        format!("{token:#x}"),
-        format!("{from:#x}"),
-        nonce.to_string(),
-    ]))
+    let from = authorization.get("from")?.as_str()?;
+    let nonce = authorization.get("nonce")?.as_str()?;
+    let token = requirements.asset.as_str();
+    let network = requirements.network.as_str();
+    // Built in one buffer, hex lowercased: the id is computed on every paid request.
+    let mut text = String::with_capacity(EXACT.len() + network.len() + 3 * 67);
+    text.push_str(EXACT);
+    text.push('/');
+    text.push_str(network);
+    for (hex, bytes) in [(token, 20), (from, 20), (nonce, 32)] {
+        text.push('/');
+        push_lower_hex(&mut text, hex, bytes)?;
+    }
+    Some(t402_core::PaymentId::new(text))
+}
+
+/// Appends `hex` (exactly `bytes` bytes, `0x` prefix optional, as the address and hash parsers
+/// accept it) as `0x` and lowercase digits; `None` when it is not that.
+fn push_lower_hex(text: &mut String, hex: &str, bytes: usize) -> Option<()> {
+    let digits = hex
+        .strip_prefix("0x")
+        .or_else(|| hex.strip_prefix("0X"))
+        .unwrap_or(hex);
+    if digits.len() != bytes * 2 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    text.push_str("0x");
+    let start = text.len();
+    text.push_str(digits);
+    text[start..].make_ascii_lowercase();
+    Some(())
+}
+
+#[cfg(test)]
+mod payment_id_tests {
+    use super::*;
+
+    fn requirements(asset: &str) -> t402_core::PaymentRequirements {
+        serde_json::from_value(serde_json::json!({
+            "scheme": "exact", "network": "eip155:8453", "amount": "1", "asset": asset,
+            "payTo": "0x0000000000000000000000000000000000000001", "maxTimeoutSeconds": 60
+        }))
+        .unwrap()
+    }
+
+    fn payload(from: &str, nonce: &str) -> JsonObject {
+        serde_json::from_value(serde_json::json!({
+            "signature": "0x", "authorization": {"from": from, "nonce": nonce}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn spellings_of_one_authorization_are_one_id_and_what_parses_as_an_address_names_one() {
+        let token = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+        let from = "0x857b06519E91e3A54538791bDbb0E22373e36b66";
+        let nonce = format!("0x{}", "Ab".repeat(32));
+        let id = payment_id_of(&payload(from, &nonce), &requirements(token)).unwrap();
+        assert_eq!(
+            id.as_str(),
+            format!(
+                "exact/eip155:8453/{}/{}/{}",
+                token.to_lowercase(),
+                from.to_lowercase(),
+                nonce.to_lowercase()
+            )
+        );
+        // Case and a missing prefix do not make another payment.
+        let other_spelling = payment_id_of(
+            &payload(
+                &from[2..].to_uppercase(),
+                &nonce.to_uppercase().replace("0X", "0x"),
+            ),
+            &requirements(&token.to_lowercase()),
+        );
+        assert_eq!(other_spelling, Some(id.clone()));
+        // Every form the authorization parser reads has an id: a payment that can verify is
+        // always guarded.
+        for (from, nonce) in [
+            (from.to_owned(), nonce.clone()),
+            (from[2..].to_owned(), nonce[2..].to_owned()),
+        ] {
+            let parsed: Result<alloy_primitives::Address, _> = from.parse();
+            let parsed_nonce: Result<alloy_primitives::B256, _> = nonce.parse();
+            assert!(parsed.is_ok() && parsed_nonce.is_ok());
+            assert!(payment_id_of(&payload(&from, &nonce), &requirements(token)).is_some());
+        }
+        // Not an address or not a 32-byte nonce: no id (and no valid payment).
+        assert_eq!(
+            payment_id_of(&payload("0x1234", &nonce), &requirements(token)),
+            None
+        );
+        assert_eq!(
+            payment_id_of(&payload(from, "0x12"), &requirements(token)),
+            None
+        );
+        assert_eq!(
+            payment_id_of(
+                &payload(&from.replace('5', "g"), &nonce),
+                &requirements(token)
+            ),
+            None
+        );
+    }
 }

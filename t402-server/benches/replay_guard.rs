@@ -3,6 +3,10 @@
 //! in-memory store and with Redis (a redis-server of the bench's own, when installed), in
 //! alternating rounds of the same run.
 //!
+//! Then, because a loopback run on a small machine varies by more than the guard costs, the same
+//! paid request through the layer in process (no sockets, one thread), with criterion: no guard
+//! and the in-memory store, each payment new (a fresh nonce; the stub does not check signatures).
+//!
 //! `cargo bench -p t402-server --features redis --bench replay_guard`
 //! (`T402_GUARD_PAYMENTS` per mode and round, default 5000; `T402_GUARD_ROUNDS`, default 3;
 //! `T402_LOAD_CONNECTIONS`, default 32).
@@ -14,16 +18,19 @@ use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use axum::Router;
 use axum::routing::get;
+use criterion::{BatchSize, Criterion};
 use t402_core::codec::{Codec, encode_header};
 use t402_core::error::BoxFuture;
 use t402_core::wire::{FacilitatorRequest, SupportedKind};
 use t402_core::{
     ClientMechanism, Facilitator, FacilitatorError, MemorySettlementStore, Network, NetworkPattern,
-    PaymentPayload, ProtocolVersion, SettleResponse, SupportedResponse, VerifyResponse, VersionKey,
+    PaymentPayload, PaymentRequirements, ProtocolVersion, SettleResponse, SupportedResponse,
+    VerifyResponse, VersionKey,
 };
 use t402_evm::{ExactEvmClient, ExactEvmServer};
 use t402_server::{PaymentLayer, PaymentLayerBuilder, PaymentOption, Route};
 use t402_testkit::{CHAIN, serve, test_token_price};
+use tower::ServiceExt;
 
 /// Says yes at once.
 struct Stub;
@@ -89,8 +96,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async move {
-        let token = Address::repeat_byte(7);
+    let token = Address::repeat_byte(7);
+    let accepted = runtime.block_on(async move {
         let handler = || async { "hello" };
         let app = |layer: PaymentLayer| Router::new().route("/paid", get(handler)).layer(layer);
         let mut modes: Vec<(&str, String)> = Vec::new();
@@ -126,8 +133,11 @@ fn main() {
         let accepted = required.accepts[0].clone();
         let client = ExactEvmClient::new(PrivateKeySigner::random());
         let mut results: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
-        for _ in 0..rounds {
-            for (index, (_, base)) in modes.iter().enumerate() {
+        for round in 0..rounds as usize {
+            // Each round starts with another mode, so no mode always runs first or last.
+            for step in 0..modes.len() {
+                let index = (round + step) % modes.len();
+                let base = &modes[index].1;
                 let mut signed = Vec::with_capacity(payments as usize);
                 for _ in 0..payments {
                     let payload = client.create_payload(2, &accepted, None).await.unwrap();
@@ -143,15 +153,84 @@ fn main() {
         }
         println!(
             "replay guard: paid requests through a stub facilitator, {connections} connections, \
-             {payments} payments per run, median of {rounds} rounds"
+             {payments} payments per run, median of {rounds} rounds (rate, and ratio to no guard \
+             within each round)"
         );
-        let baseline = t402_testkit::median(results[0].clone());
-        for ((name, _), values) in modes.iter().zip(results) {
-            let rps = t402_testkit::median(values);
-            println!("  {name:<18} {rps:>10.0} req/s  {:.3}x", rps / baseline);
+        for ((name, _), values) in modes.iter().zip(&results) {
+            let rps = t402_testkit::median(values.clone());
+            let ratios = values
+                .iter()
+                .zip(&results[0])
+                .map(|(rate, baseline)| rate / baseline)
+                .collect();
+            println!(
+                "  {name:<18} {rps:>10.0} req/s  {:.3}x",
+                t402_testkit::median(ratios)
+            );
         }
         if redis.is_none() {
             println!("  (redis-server not installed: no Redis run)");
         }
+        accepted
     });
+    in_process(token, accepted);
+}
+
+/// The paid path in process: one request at a time through the layer, no guard vs the
+/// in-memory store.
+fn in_process(token: Address, accepted: PaymentRequirements) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let template = runtime
+        .block_on(
+            ExactEvmClient::new(PrivateKeySigner::random()).create_payload(2, &accepted, None),
+        )
+        .unwrap()
+        .payload;
+    let app = |builder: PaymentLayerBuilder| {
+        let layer = runtime.block_on(builder.build_and_initialize()).unwrap();
+        Router::new()
+            .route("/paid", get(|| async { "hello" }))
+            .layer(layer)
+    };
+    let modes = [
+        (
+            "in process, no guard",
+            app(builder(token).without_replay_guard()),
+        ),
+        (
+            "in process, in-memory store",
+            app(builder(token).settlement_store(MemorySettlementStore::new())),
+        ),
+    ];
+    let mut nonce = 0u64;
+    let mut fresh_request = || {
+        nonce += 1;
+        let mut payload = template.clone();
+        payload["authorization"]["nonce"] = format!("0x{nonce:064x}").into();
+        let header = encode_header(&PaymentPayload::new(accepted.clone().into(), payload));
+        axum::http::Request::get("/paid")
+            .header("payment-signature", header)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let mut criterion = Criterion::default().configure_from_args();
+    let mut group = criterion.benchmark_group("replay_guard");
+    for (name, router) in &modes {
+        group.bench_function(*name, |b| {
+            b.iter_batched(
+                &mut fresh_request,
+                |request| {
+                    let response = runtime.block_on(router.clone().oneshot(request)).unwrap();
+                    assert_eq!(response.status(), 200);
+                    response
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+    criterion.final_summary();
 }

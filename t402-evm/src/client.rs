@@ -11,6 +11,7 @@ use t402_core::{
     SchemePayload,
 };
 
+use crate::secp::FastKey;
 use crate::clock::{Clock, SystemClock};
 use crate::eip3009::{Authorization, parse_address, token_domain};
 use crate::payload::ExactEvmPayload;
@@ -37,6 +38,8 @@ pub const VALID_AFTER_SKEW_SECS: u64 = 600;
 /// ```
 pub struct ExactEvmClient<S> {
     signer: S,
+    /// A local key's copy that signs through libsecp256k1 ([`crate::secp`]).
+    fast: Option<FastKey>,
     clock: Arc<dyn Clock>,
 }
 
@@ -52,6 +55,7 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
     /// A client signing with `signer`, using the system clock.
     pub fn new(signer: S) -> Self {
         Self {
+            fast: FastKey::of(&signer),
             signer,
             clock: Arc::new(SystemClock),
         }
@@ -76,11 +80,14 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
         domain: &Eip712Domain,
     ) -> Result<ExactEvmPayload, MechanismError> {
         let digest = authorization.signing_hash(domain);
-        let signature = self
-            .signer
-            .sign_hash(&digest)
-            .await
-            .map_err(|err| MechanismError::Signing(Box::new(err)))?;
+        let signature = match &self.fast {
+            Some(fast) => fast.sign(&digest),
+            None => self
+                .signer
+                .sign_hash(&digest)
+                .await
+                .map_err(|err| MechanismError::Signing(Box::new(err)))?,
+        };
         Ok(ExactEvmPayload::new(
             Bytes::copy_from_slice(&signature.as_bytes()),
             authorization,

@@ -49,6 +49,7 @@ pub mod eip3009;
 pub mod error;
 pub mod facilitator;
 pub mod payload;
+pub mod secp;
 pub mod signature;
 pub mod verify;
 

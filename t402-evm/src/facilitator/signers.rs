@@ -12,6 +12,7 @@ use t402_core::{SendJournal, StoreError};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::chain::{ChainError, EvmChain, Fees};
+use crate::secp::FastKey;
 
 /// Why a signer could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,8 @@ type DynSigner = dyn Signer + Send + Sync;
 
 struct Key {
     signer: Box<DynSigner>,
+    /// A local key's copy that signs through libsecp256k1 ([`crate::secp`]).
+    fast: Option<FastKey>,
     address: Address,
     /// The next nonce to use; `None` until read from the chain, and again after a failed send
     /// (the node's pending count is then the truth).
@@ -125,6 +128,7 @@ impl FacilitatorSigners {
                 return Err(SignerSetupError::Duplicate(address));
             }
             keys.push(Key {
+                fast: FastKey::of(&signer),
                 signer: Box::new(signer),
                 address,
                 next_nonce: Mutex::new(None),
@@ -217,7 +221,11 @@ impl FacilitatorSigners {
                 access_list: Default::default(),
                 input: data.clone(),
             };
-            let signature = match key.signer.sign_hash(&tx.signature_hash()).await {
+            let signed_hash = match &key.fast {
+                Some(fast) => Ok(fast.sign(&tx.signature_hash())),
+                None => key.signer.sign_hash(&tx.signature_hash()).await,
+            };
+            let signature = match signed_hash {
                 Ok(signature) => signature,
                 Err(err) => {
                     *next_nonce = Some(nonce);

@@ -1,5 +1,6 @@
 //! From a 402 to the paid retry's header (read the challenge, check the policy, choose, sign,
-//! encode), beside the EVM client's signing alone and a bare secp256k1 signature, in one run.
+//! encode), beside the EVM client's signing alone and a bare secp256k1 signature on each backend
+//! (k256, libsecp256k1), in one run.
 
 // criterion's macros generate undocumented public items.
 #![allow(missing_docs)]
@@ -52,8 +53,21 @@ fn bench(c: &mut Criterion) {
     let digest = B256::repeat_byte(7);
 
     let mut group = c.benchmark_group("pay_on_402");
-    group.bench_function("bare_secp256k1_sign", |b| {
+    group.bench_function("bare_sign_k256", |b| {
         b.iter(|| signer.sign_hash_sync(black_box(&digest)).unwrap())
+    });
+    // The backend the EVM client signs a local key with (libsecp256k1 by default).
+    let secret =
+        secp256k1::SecretKey::from_byte_array(signer.credential().to_bytes().into()).unwrap();
+    group.bench_function("bare_sign_libsecp256k1", |b| {
+        b.iter(|| {
+            secp256k1::SECP256K1
+                .sign_ecdsa_recoverable(
+                    secp256k1::Message::from_digest(black_box(digest).0),
+                    &secret,
+                )
+                .serialize_compact()
+        })
     });
     group.bench_function("evm_sign_authorization", |b| {
         b.iter(|| {

@@ -1,5 +1,6 @@
 //! Signing and offline verification of an EIP-3009 payment, beside the cost of one bare
-//! secp256k1 public-key recovery measured in the same run.
+//! secp256k1 public-key recovery and signing measured in the same run, on both backends: k256
+//! (pure Rust) and libsecp256k1 (the default, feature `libsecp256k1`).
 
 // criterion's macros generate undocumented public items.
 #![allow(missing_docs)]
@@ -29,13 +30,25 @@ fn bench(c: &mut Criterion) {
     let digest = checked.digest;
 
     let mut group = c.benchmark_group("exact_evm");
-    group.bench_function("bare_secp256k1_recovery", |b| {
+    group.bench_function("bare_recovery_k256", |b| {
         b.iter(|| {
-            black_box(&signature)
-                .recover_address_from_prehash(black_box(&digest))
-                .unwrap()
+            let key = black_box(&signature)
+                .recover_from_prehash(black_box(&digest))
+                .unwrap();
+            alloy_primitives::Address::from_public_key(&key)
         })
     });
+    // alloy's recovery, on the backend this build uses (t402_evm::secp::BACKEND).
+    group.bench_function(
+        format!("bare_recovery_{}", t402_evm::secp::BACKEND),
+        |b| {
+            b.iter(|| {
+                black_box(&signature)
+                    .recover_address_from_prehash(black_box(&digest))
+                    .unwrap()
+            })
+        },
+    );
     group.bench_function("verify_offline", |b| {
         b.iter(|| verify_offline(black_box(&request), SPEC_TIME).unwrap())
     });
@@ -58,14 +71,35 @@ fn bench(c: &mut Criterion) {
         U256::from(1_740_672_154u64),
         b256!("f3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"),
     );
-    group.bench_function("bare_secp256k1_sign", |b| {
+    group.bench_function("bare_sign_k256", |b| {
         b.iter(|| signer.sign_hash_sync(black_box(&digest)).unwrap())
     });
+    #[cfg(feature = "libsecp256k1")]
+    {
+        let secret = secp256k1::SecretKey::from_byte_array(signer.credential().to_bytes().into())
+            .unwrap();
+        group.bench_function("bare_sign_libsecp256k1", |b| {
+            b.iter(|| {
+                secp256k1::SECP256K1
+                    .sign_ecdsa_recoverable(
+                        secp256k1::Message::from_digest(black_box(digest).0),
+                        &secret,
+                    )
+                    .serialize_compact()
+            })
+        });
+    }
+    // What the client does: the EIP-712 digest, the signature (through the build's backend for
+    // a local key) and the payload object.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let client = t402_evm::ExactEvmClient::new(signer.clone());
     group.bench_function("sign_authorization", |b| {
         b.iter(|| {
-            let hash = black_box(&authorization).signing_hash(black_box(&domain));
-            let sig = signer.sign_hash_sync(&hash).unwrap();
-            t402_evm::ExactEvmPayload::new(sig.as_bytes().to_vec().into(), authorization)
+            runtime
+                .block_on(client.sign(black_box(authorization), black_box(&domain)))
+                .unwrap()
                 .to_object()
         })
     });

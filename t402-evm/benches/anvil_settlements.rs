@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use serde_json::json;
-use t402_core::{ClientMechanism, PaymentPayload, PaymentRequirements, VerifyRequest};
 use t402_core::error::BoxFuture;
+use t402_core::{ClientMechanism, PaymentPayload, PaymentRequirements, VerifyRequest};
 use t402_evm::anvil::Anvil;
 use t402_evm::chain::{CallRequest, ChainError, EvmChain, Fees, RpcChain, TxReceipt};
 use t402_evm::{ExactEvmClient, ExactEvmFacilitator, FacilitatorSigners};
@@ -127,7 +127,9 @@ fn main() {
         let mut payers = Vec::new();
         for _ in 0..settlements {
             let payer = PrivateKeySigner::random();
-            anvil.mint(token, payer.address(), U256::from(1_000_000u64)).await;
+            anvil
+                .mint(token, payer.address(), U256::from(1_000_000u64))
+                .await;
             payers.push(ExactEvmClient::new(payer));
         }
         let near = Duration::ZERO;

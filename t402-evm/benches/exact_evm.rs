@@ -39,16 +39,13 @@ fn bench(c: &mut Criterion) {
         })
     });
     // alloy's recovery, on the backend this build uses (t402_evm::secp::BACKEND).
-    group.bench_function(
-        format!("bare_recovery_{}", t402_evm::secp::BACKEND),
-        |b| {
-            b.iter(|| {
-                black_box(&signature)
-                    .recover_address_from_prehash(black_box(&digest))
-                    .unwrap()
-            })
-        },
-    );
+    group.bench_function(format!("bare_recovery_{}", t402_evm::secp::BACKEND), |b| {
+        b.iter(|| {
+            black_box(&signature)
+                .recover_address_from_prehash(black_box(&digest))
+                .unwrap()
+        })
+    });
     group.bench_function("verify_offline", |b| {
         b.iter(|| verify_offline(black_box(&request), SPEC_TIME).unwrap())
     });
@@ -76,8 +73,8 @@ fn bench(c: &mut Criterion) {
     });
     #[cfg(feature = "libsecp256k1")]
     {
-        let secret = secp256k1::SecretKey::from_byte_array(signer.credential().to_bytes().into())
-            .unwrap();
+        let secret =
+            secp256k1::SecretKey::from_byte_array(signer.credential().to_bytes().into()).unwrap();
         group.bench_function("bare_sign_libsecp256k1", |b| {
             b.iter(|| {
                 secp256k1::SECP256K1

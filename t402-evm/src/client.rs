@@ -11,10 +11,10 @@ use t402_core::{
     SchemePayload,
 };
 
-use crate::secp::FastKey;
 use crate::clock::{Clock, SystemClock};
 use crate::eip3009::{Authorization, parse_address, token_domain};
 use crate::payload::ExactEvmPayload;
+use crate::secp::FastKey;
 use crate::verify::EXACT;
 
 /// How far `validAfter` is set in the past, to allow for clock skew (the reference client's

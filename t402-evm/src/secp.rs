@@ -51,10 +51,7 @@ impl FastKey {
         let (recovery, compact) = secp256k1::SECP256K1
             .sign_ecdsa_recoverable(message, &self.0)
             .serialize_compact();
-        Signature::from_bytes_and_parity(
-            &compact,
-            recovery == secp256k1::ecdsa::RecoveryId::One,
-        )
+        Signature::from_bytes_and_parity(&compact, recovery == secp256k1::ecdsa::RecoveryId::One)
     }
 }
 
@@ -95,7 +92,10 @@ mod tests {
             let libsecp = fast.sign(&hash);
             assert_eq!(libsecp, k256, "same r, s and parity");
             // Recovery through the backend built (libsecp256k1) and through k256 agree.
-            assert_eq!(libsecp.recover_address_from_prehash(&hash).unwrap(), signer.address());
+            assert_eq!(
+                libsecp.recover_address_from_prehash(&hash).unwrap(),
+                signer.address()
+            );
             let k256_key = libsecp.recover_from_prehash(&hash).unwrap();
             assert_eq!(
                 alloy_primitives::Address::from_public_key(&k256_key),

@@ -1,6 +1,6 @@
-//! # t402-client
+#![doc = include_str!("../README.md")]
 //!
-//! Pays for HTTP requests answered `402 Payment Required`, within a spending policy.
+//! Parts:
 //!
 //! - [`Client`]: a reqwest-style client (`get`, `post`, headers, body, JSON, `send`) that, on
 //!   402, reads the challenge (the `PAYMENT-REQUIRED` header, else a v1 body), chooses an offer,
@@ -17,29 +17,7 @@
 //! - [`SpendPolicy`] and [`Budget`]: networks, assets with their decimals and a cap per request,
 //!   payee allow and deny lists, a budget per time window, a preference order. The default pays
 //!   at most $0.10 per request in known USD stablecoins and nothing else.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::{sync::Arc, time::Duration};
-//! use alloy_signer_local::PrivateKeySigner;
-//! use t402_client::{Budget, Client, Payer, SpendPolicy};
-//! use t402_core::NetworkPattern;
-//!
-//! let signer: PrivateKeySigner = std::env::var("T402_KEY")?.parse()?;
-//! let payer = Payer::new()
-//!     .mechanism(NetworkPattern::parse("eip155:*")?, Arc::new(t402_evm::ExactEvmClient::new(signer)))
-//!     .policy(
-//!         SpendPolicy::new()
-//!             .max_usd_per_request("$0.05")?
-//!             .budget(Budget::new("$2.00", Duration::from_secs(3600))?),
-//!     );
-//! let client = Client::builder().payer(payer).build()?;
-//! let response = client.get("https://api.example/weather").send().await?;
-//! if let Some(receipt) = response.receipt() {
-//!     println!("paid in {}", receipt.transaction.as_deref().unwrap_or(""));
-//! }
-//! # Ok(()) }
-//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -1,7 +1,6 @@
-//! # t402-server
+#![doc = include_str!("../README.md")]
 //!
-//! Puts HTTP routes behind a price, for any tower stack (axum, hyper, tonic's HTTP side), and
-//! serves a facilitator over HTTP.
+//! Parts:
 //!
 //! - [`PaymentLayer`]: a tower layer configured with priced routes. A request without payment
 //!   gets 402 with a `PAYMENT-REQUIRED` challenge (an HTML page for browsers); a paid request is
@@ -12,34 +11,7 @@
 //!   [`Facilitator`](t402_core::Facilitator), and several with precedence.
 //! - [`facilitator_router`]: the facilitator HTTP service (`/verify`, `/settle`, `/supported`,
 //!   `/health`) over any `Facilitator`.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::sync::Arc;
-//! use axum::{Router, routing::get};
-//! use t402_core::{Network, NetworkPattern, Price};
-//! use t402_server::{PaymentLayer, PaymentOption, Route, facilitator::HttpFacilitator};
-//!
-//! let payments = PaymentLayer::builder()
-//!     .facilitator(HttpFacilitator::new("https://facilitator.example")?)
-//!     .mechanism(NetworkPattern::parse("eip155:*")?, Arc::new(t402_evm::ExactEvmServer))
-//!     .route(
-//!         "GET /weather",
-//!         Route::new(PaymentOption::exact(
-//!             Network::parse("eip155:84532")?,
-//!             Price::money("$0.001")?,
-//!             "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
-//!         ))
-//!         .description("Today's weather"),
-//!     )
-//!     .build_and_initialize()
-//!     .await?;
-//! let app: Router = Router::new()
-//!     .route("/weather", get(|| async { "sunny" }))
-//!     .route("/health", get(|| async { "ok" }))
-//!     .layer(payments);
-//! # let _ = app; Ok(()) }
-//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 pub mod error;

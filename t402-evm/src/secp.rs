@@ -27,7 +27,7 @@ pub(crate) struct FastKey(secp256k1::SecretKey);
 
 /// Without libsecp256k1 there is no fast key: signers sign as they do.
 #[cfg(not(feature = "libsecp256k1"))]
-pub(crate) enum FastKey {}
+pub(crate) struct FastKey(std::convert::Infallible);
 
 impl std::fmt::Debug for FastKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,7 +71,7 @@ impl FastKey {
 
     /// Unreachable: there is no value.
     pub(crate) fn sign(&self, _hash: &B256) -> Signature {
-        match *self {}
+        match self.0 {}
     }
 }
 

@@ -3,3 +3,60 @@
 
 pub mod paid_api;
 pub mod quickstart;
+
+/// The guide's pages, whose Rust blocks are compiled here as doctests, so no snippet in `docs/`
+/// can stop compiling unnoticed (mdBook renders the same files; `# ` lines are hidden there).
+pub mod guide {
+    #[doc = include_str!("../../docs/src/architecture.md")]
+    pub mod architecture {}
+    #[doc = include_str!("../../docs/src/benchmarks.md")]
+    pub mod benchmarks {}
+    #[doc = include_str!("../../docs/src/cli.md")]
+    pub mod cli {}
+    #[doc = include_str!("../../docs/src/client.md")]
+    pub mod client {}
+    #[doc = include_str!("../../docs/src/concepts.md")]
+    pub mod concepts {}
+    #[doc = include_str!("../../docs/src/evm.md")]
+    pub mod evm {}
+    #[doc = include_str!("../../docs/src/facilitator.md")]
+    pub mod facilitator {}
+    #[doc = include_str!("../../docs/src/interop.md")]
+    pub mod interop {}
+    #[doc = include_str!("../../docs/src/introduction.md")]
+    pub mod introduction {}
+    #[doc = include_str!("../../docs/src/money.md")]
+    pub mod money {}
+    #[doc = include_str!("../../docs/src/quickstart.md")]
+    pub mod quickstart {}
+    #[doc = include_str!("../../docs/src/reason-codes.md")]
+    pub mod reason_codes {}
+    #[doc = include_str!("../../docs/src/security.md")]
+    pub mod security {}
+    #[doc = include_str!("../../docs/src/server.md")]
+    pub mod server {}
+    #[doc = include_str!("../../docs/src/svm.md")]
+    pub mod svm {}
+    #[doc = include_str!("../../docs/src/wire-format.md")]
+    pub mod wire_format {}
+
+    /// The pages included above: a test checks that it is every page of the guide.
+    pub const PAGES: &[&str] = &[
+        "architecture",
+        "benchmarks",
+        "cli",
+        "client",
+        "concepts",
+        "evm",
+        "facilitator",
+        "interop",
+        "introduction",
+        "money",
+        "quickstart",
+        "reason-codes",
+        "security",
+        "server",
+        "svm",
+        "wire-format",
+    ];
+}

@@ -2,6 +2,7 @@
 //! code lives here so its tests can run it.
 
 pub mod agent;
+pub mod facilitator;
 pub mod paid_api;
 pub mod quickstart;
 

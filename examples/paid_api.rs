@@ -7,6 +7,13 @@
 //! ```
 //!
 //! `T402_ADDR` sets the listening address (default `127.0.0.1:4021`).
+//!
+//! On Base Sepolia with a remote facilitator instead of the devnet (`docs/src/base-sepolia.md`):
+//!
+//! ```sh
+//! T402_FACILITATOR_URL=https://x402.org/facilitator T402_PAY_TO=0xYourAddress \
+//!     cargo run -p t402-examples --example paid_api
+//! ```
 
 use std::sync::Arc;
 
@@ -21,6 +28,10 @@ const CHAIN: u64 = 31337;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = std::env::var("T402_ADDR").unwrap_or_else(|_| "127.0.0.1:4021".into());
+    if let Ok(url) = std::env::var("T402_FACILITATOR_URL") {
+        return on_base_sepolia(&url, &addr).await;
+    }
     let devnet = Arc::new(Devnet::new(CHAIN));
     let token = devnet.deploy_test_token("USD Coin", "2", "USDC", 6)?;
     let key = PrivateKeySigner::random();
@@ -37,7 +48,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pay_to: PrivateKeySigner::random().address().to_checksum(None),
     };
     let app = router(payment_layer(&pricing, Arc::new(facilitator)).await?);
-    let addr = std::env::var("T402_ADDR").unwrap_or_else(|_| "127.0.0.1:4021".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!(
         "paid API on http://{} (devnet chain {CHAIN}, token {token})",
@@ -46,6 +56,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  GET /weather      0.001 USDC");
     println!("  GET /report/:id   0.01 USDC");
     println!("  GET /health       free");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The same API on Base Sepolia, priced in its USDC, verified and settled by the facilitator at
+/// `url`, paid to `$T402_PAY_TO`.
+async fn on_base_sepolia(url: &str, addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let pay_to = std::env::var("T402_PAY_TO").map_err(|_| "set T402_PAY_TO to your address")?;
+    let network = Network::eip155(84532);
+    let pricing =
+        Pricing::default_usdc(network.clone(), &pay_to).ok_or("no USDC on the network")?;
+    let facilitator = t402_server::facilitator::HttpFacilitator::new(url)?;
+    let app = router(payment_layer(&pricing, Arc::new(facilitator)).await?);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!(
+        "paid API on http://{} ({network}, USDC {}, paid to {pay_to}, facilitator {url})",
+        listener.local_addr()?,
+        pricing.token
+    );
+    println!("  GET /weather      0.001 USDC");
+    println!("  GET /report/:id   0.01 USDC");
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -11,6 +11,8 @@ pub mod quickstart;
 pub mod guide {
     #[doc = include_str!("../../docs/src/architecture.md")]
     pub mod architecture {}
+    #[doc = include_str!("../../docs/src/base-sepolia.md")]
+    pub mod base_sepolia {}
     #[doc = include_str!("../../docs/src/benchmarks.md")]
     pub mod benchmarks {}
     #[doc = include_str!("../../docs/src/cli.md")]
@@ -45,6 +47,7 @@ pub mod guide {
     /// The pages included above: a test checks that it is every page of the guide.
     pub const PAGES: &[&str] = &[
         "architecture",
+        "base-sepolia",
         "benchmarks",
         "cli",
         "client",

@@ -32,6 +32,20 @@ pub struct Pricing {
 }
 
 impl Pricing {
+    /// Priced in `network`'s default USDC (from the asset table), paid to `pay_to`: for running
+    /// the example on a public test network (`docs/src/base-sepolia.md`).
+    pub fn default_usdc(network: Network, pay_to: &str) -> Option<Self> {
+        let usdc = t402_core::asset::default_asset(&network)?;
+        Some(Self {
+            token: usdc.address.to_owned(),
+            token_name: usdc.eip712_name?.to_owned(),
+            token_version: usdc.eip712_version?.to_owned(),
+            decimals: usdc.decimals,
+            pay_to: pay_to.to_owned(),
+            network,
+        })
+    }
+
     fn option(&self, atomic: u64, max_timeout_seconds: u64) -> PaymentOption {
         let mut extra = serde_json::Map::new();
         extra.insert("name".into(), json!(self.token_name));

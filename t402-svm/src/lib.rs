@@ -8,6 +8,8 @@ pub mod facilitator;
 pub mod instructions;
 #[cfg(feature = "json-rpc")]
 pub mod json_rpc;
+#[cfg(feature = "litesvm")]
+pub mod litesvm;
 pub mod pubkey;
 pub mod rpc;
 pub mod token2022;

@@ -12,7 +12,6 @@ use common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
-use litesvm::LiteSVM;
 use serde_json::json;
 use t402_core::error::BoxFuture;
 use t402_core::{
@@ -23,6 +22,7 @@ use t402_svm::ExactSvmClient;
 use t402_svm::instructions::{
     Instruction, compile, memo, set_compute_unit_limit, set_compute_unit_price, transfer_checked,
 };
+use t402_svm::litesvm::LiteSvmRuntime;
 use t402_svm::pubkey::{
     Pubkey, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, associated_token_address,
 };
@@ -45,13 +45,11 @@ fn verify_request(requirements: &PaymentRequirements, transaction: &Transaction)
     )
 }
 
-/// litesvm behind the client's node interface.
-/// The runtime, the ids of the transactions sent, and an optional gate every send waits at (so
-/// concurrent settlements all get past their checks before any transaction lands).
-/// With a watched settlement record, what the record held at each send is kept.
+/// The in-process runtime, with what these tests add around its sends: a gate every send waits
+/// at (so concurrent settlements all get past their checks before any transaction lands), and a
+/// watched settlement record read at each send.
 struct Runtime(
-    Mutex<LiteSVM>,
-    Mutex<std::collections::HashSet<String>>,
+    LiteSvmRuntime,
     Mutex<Option<Arc<tokio::sync::Barrier>>>,
     Mutex<Option<Watch>>,
 );
@@ -71,66 +69,36 @@ impl std::fmt::Debug for Runtime {
 
 impl SolanaRpc for Runtime {
     fn latest_blockhash(&self) -> BoxFuture<'_, Result<[u8; 32], RpcError>> {
-        let hash = self.0.lock().unwrap().latest_blockhash().to_bytes();
-        Box::pin(async move { Ok(hash) })
+        self.0.latest_blockhash()
     }
 
     fn account(&self, key: Pubkey) -> BoxFuture<'_, Result<Option<AccountInfo>, RpcError>> {
-        let account = self
-            .0
-            .lock()
-            .unwrap()
-            .get_account(&address(&key))
-            .map(|a| AccountInfo::new(Pubkey(a.owner.to_bytes()), a.data, a.lamports));
-        Box::pin(async move { Ok(account) })
+        self.0.account(key)
     }
 
     fn simulate(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<Result<(), String>, RpcError>> {
-        let outcome = Transaction::deserialize(&bytes)
-            .map_err(|err| err.to_string())
-            .and_then(|tx| {
-                self.0
-                    .lock()
-                    .unwrap()
-                    .simulate_transaction(theirs(&tx))
-                    .map(|_| ())
-                    .map_err(|failed| format!("{:?}", failed.err))
-            });
-        Box::pin(async move { Ok(outcome) })
+        self.0.simulate(bytes)
     }
 
     fn send(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<String, RpcError>> {
-        let gate = self.2.lock().unwrap().clone();
+        let gate = self.1.lock().unwrap().clone();
         Box::pin(async move {
             if let Some(gate) = gate {
                 let _ = tokio::time::timeout(Duration::from_millis(300), gate.wait()).await;
             }
             let watched = self
-                .3
+                .2
                 .lock()
                 .unwrap()
                 .as_ref()
                 .map(|watch| (watch.store.clone(), watch.id.clone()));
             if let Some((store, id)) = watched {
                 let record = store.get(&id).await.unwrap();
-                if let Some(watch) = self.3.lock().unwrap().as_mut() {
+                if let Some(watch) = self.2.lock().unwrap().as_mut() {
                     watch.seen.push(record);
                 }
             }
-            let tx =
-                Transaction::deserialize(&bytes).map_err(|err| RpcError::Node(err.to_string()))?;
-            // As a node sending without preflight: a transaction it already has is accepted
-            // again under its id.
-            if self.1.lock().unwrap().contains(&tx.id()) {
-                return Ok(tx.id());
-            }
-            self.0
-                .lock()
-                .unwrap()
-                .send_transaction(theirs(&tx))
-                .map_err(|failed| RpcError::Node(format!("{:?}", failed.err)))?;
-            self.1.lock().unwrap().insert(tx.id());
-            Ok(tx.id())
+            self.0.send(bytes).await
         })
     }
 
@@ -138,17 +106,14 @@ impl SolanaRpc for Runtime {
         &self,
         signature: String,
     ) -> BoxFuture<'_, Result<Option<Result<(), String>>, RpcError>> {
-        let known = self.1.lock().unwrap().contains(&signature);
-        Box::pin(async move { Ok(known.then_some(Ok(()))) })
+        self.0.status(signature)
     }
 
-    /// litesvm keeps one blockhash: the latest is valid, every other has expired.
     fn blockhash_valid(
         &self,
         blockhash: [u8; 32],
     ) -> BoxFuture<'_, Result<Option<bool>, RpcError>> {
-        let latest = self.0.lock().unwrap().latest_blockhash().to_bytes();
-        Box::pin(async move { Ok(Some(blockhash == latest)) })
+        self.0.blockhash_valid(blockhash)
     }
 }
 
@@ -163,31 +128,17 @@ struct World {
 
 impl World {
     fn new(token_program: Pubkey) -> Self {
-        let mut svm = LiteSVM::new();
+        let chain = LiteSvmRuntime::new();
         let fee_payer = SigningKey::from_bytes(&[11; 32]);
         let payer = SigningKey::from_bytes(&[12; 32]);
         let payee = key_of(&SigningKey::from_bytes(&[13; 32]));
         let mint = Pubkey([14; 32]);
-        svm.airdrop(&address(&key_of(&fee_payer)), 1_000_000_000)
-            .unwrap();
-        let mut set =
-            |key: &Pubkey, data: Vec<u8>| common::set(&mut svm, key, data, &token_program);
-        set(&mint, mint_data(6, 1_000_000_000));
-        set(
-            &associated_token_address(&key_of(&payer), &mint, &token_program),
-            token_account_data(&mint, &key_of(&payer), 1_000_000),
-        );
-        set(
-            &associated_token_address(&payee, &mint, &token_program),
-            token_account_data(&mint, &payee, 0),
-        );
+        chain.airdrop(&key_of(&fee_payer), 1_000_000_000).unwrap();
+        chain.create_mint(&mint, 6, &token_program);
+        chain.create_token_account(&key_of(&payer), &mint, 1_000_000, &token_program);
+        chain.create_token_account(&payee, &mint, 0, &token_program);
         Self {
-            runtime: Arc::new(Runtime(
-                Mutex::new(svm),
-                Mutex::default(),
-                Mutex::default(),
-                Mutex::default(),
-            )),
+            runtime: Arc::new(Runtime(chain, Mutex::default(), Mutex::default())),
             fee_payer,
             payer,
             payee,
@@ -240,7 +191,7 @@ impl World {
     }
 
     fn signed(&self, instructions: &[Instruction]) -> Transaction {
-        let blockhash = self.runtime.0.lock().unwrap().latest_blockhash().to_bytes();
+        let blockhash = self.runtime.0.svm().latest_blockhash().to_bytes();
         let mut transaction =
             Transaction::unsigned(compile(key_of(&self.fee_payer), instructions, blockhash));
         transaction.sign(&self.payer).unwrap();
@@ -250,14 +201,13 @@ impl World {
     fn execute(&self, transaction: &Transaction) -> bool {
         self.runtime
             .0
-            .lock()
-            .unwrap()
+            .svm()
             .send_transaction(theirs(transaction))
             .is_ok()
     }
 
     fn token_amount(&self, account: &Pubkey) -> u64 {
-        amount_of(&self.runtime.0.lock().unwrap(), account)
+        amount_of(&self.runtime.0.svm(), account)
     }
 }
 
@@ -546,13 +496,7 @@ fn the_envelope_checks_come_first() {
     );
 
     // A transaction paid by another fee payer than extra.feePayer.
-    let blockhash = world
-        .runtime
-        .0
-        .lock()
-        .unwrap()
-        .latest_blockhash()
-        .to_bytes();
+    let blockhash = world.runtime.0.svm().latest_blockhash().to_bytes();
     let mut foreign = Transaction::unsigned(compile(
         Pubkey([6; 32]),
         &world.instructions(1000),
@@ -568,7 +512,7 @@ fn the_envelope_checks_come_first() {
 fn facilitator(world: &World) -> t402_svm::ExactSvmFacilitator<Arc<Runtime>> {
     // Two fee payers: the first is the one `/supported` advertises.
     let first = SigningKey::from_bytes(&[21; 32]);
-    let mut svm = world.runtime.0.lock().unwrap();
+    let mut svm = world.runtime.0.svm();
     let funded = address(&key_of(&first));
     if svm.get_balance(&funded).unwrap_or(0) == 0 {
         svm.airdrop(&funded, 1_000_000_000).unwrap();
@@ -621,7 +565,7 @@ async fn an_expired_blockhash_or_an_empty_account_fails_simulation() {
     let requirements = world.requirements(None);
 
     let request = verify_request(&requirements, &world.signed(&world.instructions(1000)));
-    world.runtime.0.lock().unwrap().expire_blockhash();
+    world.runtime.0.svm().expire_blockhash();
     let verified = facilitator.verify_payment(&request).await.unwrap();
     assert!(!verified.is_valid);
     assert_eq!(
@@ -760,7 +704,7 @@ async fn variants_of_one_payment_settle_once() {
         variant.signatures[0] = [junk; 64];
         variants.push(variant);
     }
-    *world.runtime.2.lock().unwrap() = Some(Arc::new(tokio::sync::Barrier::new(variants.len())));
+    *world.runtime.1.lock().unwrap() = Some(Arc::new(tokio::sync::Barrier::new(variants.len())));
     let tasks: Vec<_> = variants
         .iter()
         .map(|variant| {
@@ -812,7 +756,7 @@ fn what_a_settlement_may_cost_the_fee_payer_is_bounded() {
     // A transfer from another token account of the payer's than its associated one.
     let other_account = Pubkey([41; 32]);
     common::set(
-        &mut world.runtime.0.lock().unwrap(),
+        &mut world.runtime.0.svm(),
         &other_account,
         token_account_data(&world.mint, &key_of(&world.payer), 5_000),
         &TOKEN_PROGRAM,
@@ -939,7 +883,7 @@ async fn token_2022_mints_with_a_transfer_fee_or_a_permanent_delegate_are_refuse
         data.extend_from_slice(&length.to_le_bytes());
         data.extend(std::iter::repeat_n(0u8, usize::from(length)));
         common::set(
-            &mut world.runtime.0.lock().unwrap(),
+            &mut world.runtime.0.svm(),
             &world.mint,
             data,
             &TOKEN_2022_PROGRAM,
@@ -980,7 +924,7 @@ async fn the_transaction_id_is_recorded_before_submitting_and_another_process_fo
     let id = t402_svm::verify::payment_id(&request).unwrap();
     let store = MemorySettlementStore::new();
     assert_eq!(store.claim(&id, u64::MAX).await.unwrap(), Claim::Claimed);
-    *world.runtime.3.lock().unwrap() = Some(Watch {
+    *world.runtime.2.lock().unwrap() = Some(Watch {
         store: store.clone(),
         id: id.clone(),
         seen: Vec::new(),
@@ -990,7 +934,7 @@ async fn the_transaction_id_is_recorded_before_submitting_and_another_process_fo
         .await;
     assert!(settled.success, "{settled:?}");
     let signature = settled.transaction.clone().unwrap();
-    let seen = world.runtime.3.lock().unwrap().take().unwrap().seen;
+    let seen = world.runtime.2.lock().unwrap().take().unwrap().seen;
     assert_eq!(
         seen,
         vec![Some(SettlementRecord::Sent {
@@ -1024,8 +968,9 @@ async fn a_transaction_whose_id_cannot_be_recorded_is_not_submitted() {
         refused.error_reason,
         Some(Reason::T402SettlementStoreUnavailable)
     );
-    assert!(
-        world.runtime.1.lock().unwrap().is_empty(),
+    assert_eq!(
+        world.token_amount(&world.source()),
+        1_000_000,
         "nothing submitted"
     );
     assert_eq!(world.token_amount(&world.destination()), 0);
@@ -1050,7 +995,7 @@ async fn a_transaction_that_never_landed_is_followed_to_a_final_failure_once_its
         None
     );
     // Final once the blockhash expired: it can no longer land.
-    world.runtime.0.lock().unwrap().expire_blockhash();
+    world.runtime.0.svm().expire_blockhash();
     let ended = facilitator
         .follow_transaction(&request, &never_sent)
         .await

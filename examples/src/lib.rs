@@ -5,6 +5,7 @@ pub mod agent;
 pub mod facilitator;
 pub mod paid_api;
 pub mod quickstart;
+pub mod solana;
 
 /// The guide's pages, whose Rust blocks are compiled here as doctests, so no snippet in `docs/`
 /// can stop compiling unnoticed (mdBook renders the same files; `# ` lines are hidden there).

@@ -9,6 +9,8 @@ pub mod solana;
 
 /// The guide's pages, whose Rust blocks are compiled here as doctests, so no snippet in `docs/`
 /// can stop compiling unnoticed (mdBook renders the same files; `# ` lines are hidden there).
+// The pages are written for mdBook, not rustdoc: clippy's doc-comment style lints do not apply.
+#[allow(clippy::style)]
 pub mod guide {
     #[doc = include_str!("../../docs/src/architecture.md")]
     pub mod architecture {}

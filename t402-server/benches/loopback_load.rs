@@ -11,8 +11,6 @@
 #![allow(missing_docs)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
@@ -41,39 +39,6 @@ async fn serve(app: Router) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
-}
-
-/// Requests per second of GET `url` from `connections` concurrent clients for `seconds`, each
-/// answer checked to have `status`.
-async fn rate(url: &str, status: u16, connections: u64, seconds: u64) -> f64 {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections as usize)
-        .build()
-        .unwrap();
-    // Warm up the connections.
-    for _ in 0..connections {
-        client.get(url).send().await.unwrap().bytes().await.unwrap();
-    }
-    let done = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, url, done) = (client.clone(), url.to_owned(), done.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let response = client.get(&url).send().await.unwrap();
-                    assert_eq!(response.status().as_u16(), status);
-                    response.bytes().await.unwrap();
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.unwrap();
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -137,9 +102,9 @@ fn main() {
         // Rounds alternate the three runs so drift affects them alike; medians are reported.
         let (mut bares, mut frees, mut challenges) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            bares.push(rate(&format!("{bare}/bare"), 200, connections, seconds).await);
-            frees.push(rate(&format!("{guarded}/free"), 200, connections, seconds).await);
-            challenges.push(rate(&format!("{guarded}/paid"), 402, connections, seconds).await);
+            bares.push(t402_testkit::request_rate(&format!("{bare}/bare"), 200, connections, seconds).await);
+            frees.push(t402_testkit::request_rate(&format!("{guarded}/free"), 200, connections, seconds).await);
+            challenges.push(t402_testkit::request_rate(&format!("{guarded}/paid"), 402, connections, seconds).await);
         }
         let (bare_rps, free_rps, challenge_rps) =
             (t402_testkit::median(bares), t402_testkit::median(frees), t402_testkit::median(challenges));

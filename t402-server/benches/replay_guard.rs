@@ -20,52 +20,14 @@ use axum::Router;
 use axum::routing::get;
 use criterion::{BatchSize, Criterion};
 use t402_core::codec::{Codec, encode_header};
-use t402_core::error::BoxFuture;
-use t402_core::wire::{FacilitatorRequest, SupportedKind};
 use t402_core::{
-    ClientMechanism, Facilitator, FacilitatorError, MemorySettlementStore, Network, NetworkPattern,
-    PaymentPayload, PaymentRequirements, ProtocolVersion, SettleResponse, SupportedResponse,
-    VerifyResponse, VersionKey,
+    ClientMechanism, MemorySettlementStore, Network, NetworkPattern, PaymentPayload,
+    PaymentRequirements,
 };
 use t402_evm::{ExactEvmClient, ExactEvmServer};
 use t402_server::{PaymentLayer, PaymentLayerBuilder, PaymentOption, Route};
 use t402_testkit::{CHAIN, serve, test_token_price};
 use tower::ServiceExt;
-
-/// Says yes at once.
-struct Stub;
-
-impl Facilitator for Stub {
-    fn verify<'a>(
-        &'a self,
-        _: &'a FacilitatorRequest,
-    ) -> BoxFuture<'a, Result<VerifyResponse, FacilitatorError>> {
-        Box::pin(async { Ok(VerifyResponse::valid("0xpayer")) })
-    }
-    fn settle<'a>(
-        &'a self,
-        _: &'a FacilitatorRequest,
-    ) -> BoxFuture<'a, Result<SettleResponse, FacilitatorError>> {
-        Box::pin(async {
-            Ok(SettleResponse::success(
-                "0x01",
-                format!("eip155:{CHAIN}"),
-                "0xpayer",
-            ))
-        })
-    }
-    fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
-        Box::pin(async {
-            let mut answer = SupportedResponse::default();
-            answer.kinds.push(SupportedKind::new(
-                ProtocolVersion::new(2, VersionKey::X402),
-                "exact",
-                format!("eip155:{CHAIN}"),
-            ));
-            Ok(answer)
-        })
-    }
-}
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -76,7 +38,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 fn builder(token: Address) -> PaymentLayerBuilder {
     PaymentLayer::builder()
-        .facilitator(Stub)
+        .facilitator(t402_testkit::StubFacilitator)
         .mechanism(NetworkPattern::parse("eip155:*").unwrap(), ExactEvmServer)
         .route(
             "GET /paid",

@@ -343,6 +343,91 @@ impl t402_core::ClientMechanism for CountingClient {
     }
 }
 
+/// Requests per second of GET `url` from `connections` concurrent clients for `seconds`, each
+/// answer checked to have `status` (keep-alive connections, warmed up first).
+pub async fn request_rate(url: &str, status: u16, connections: u64, seconds: u64) -> f64 {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections as usize)
+        .build()
+        .expect("a client");
+    for _ in 0..connections {
+        client
+            .get(url)
+            .send()
+            .await
+            .expect("an answer")
+            .bytes()
+            .await
+            .expect("a body");
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url, done) = (client.clone(), url.to_owned(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let response = client.get(&url).send().await.expect("an answer");
+                    assert_eq!(response.status().as_u16(), status);
+                    response.bytes().await.expect("a body");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("a worker");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A facilitator that answers at once: every payment valid, every settlement a success, `exact`
+/// on [`CHAIN`] supported. For measuring what surrounds the facilitator.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StubFacilitator;
+
+impl Facilitator for StubFacilitator {
+    fn verify<'a>(
+        &'a self,
+        _: &'a t402_core::FacilitatorRequest,
+    ) -> t402_core::BoxFuture<'a, Result<t402_core::VerifyResponse, t402_core::FacilitatorError>>
+    {
+        Box::pin(async { Ok(t402_core::VerifyResponse::valid("0xpayer")) })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        _: &'a t402_core::FacilitatorRequest,
+    ) -> t402_core::BoxFuture<'a, Result<t402_core::SettleResponse, t402_core::FacilitatorError>>
+    {
+        Box::pin(async {
+            Ok(t402_core::SettleResponse::success(
+                "0x01",
+                format!("eip155:{CHAIN}"),
+                "0xpayer",
+            ))
+        })
+    }
+
+    fn supported(
+        &self,
+    ) -> t402_core::BoxFuture<'_, Result<t402_core::SupportedResponse, t402_core::FacilitatorError>>
+    {
+        Box::pin(async {
+            let mut answer = t402_core::SupportedResponse::default();
+            answer.kinds.push(t402_core::SupportedKind::new(
+                t402_core::ProtocolVersion::new(2, t402_core::VersionKey::X402),
+                "exact",
+                format!("eip155:{CHAIN}"),
+            ));
+            Ok(answer)
+        })
+    }
+}
+
 /// Paid requests per second against `url`: each payment header sent once, `connections` at a
 /// time, every answer checked to be 200 with a `PAYMENT-RESPONSE`.
 pub async fn paid_rate(url: &str, payments: Vec<String>, connections: u64) -> f64 {

@@ -402,18 +402,14 @@ fn quantity(value: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_repeated() {
-    use t402_core::{ClientMechanism, Facilitator as _};
+    use t402_core::Facilitator as _;
     let Some(redis) = t402_testkit::redis::RedisServer::start() else {
         return;
     };
-    let Some(anvil) = t402_evm::anvil::Anvil::start().await else {
+    let Some(world) = t402_testkit::AnvilWorld::start().await else {
         return;
     };
-    let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
-    let payer = PrivateKeySigner::random();
-    anvil
-        .mint(token, payer.address(), U256::from(1_000_000u64))
-        .await;
+    let anvil = &world.anvil;
     let key = PrivateKeySigner::random();
     anvil
         .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
@@ -425,26 +421,11 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
         ("T402_TEST_STORE_URL", redis.url()),
         ("T402_TEST_KEY_1", key_hex(&key)),
     ];
-
     // One payment, settled through the first process.
-    let pay_to = Address::random();
-    let requirements: t402_core::PaymentRequirements = serde_json::from_value(serde_json::json!({
-        "scheme": "exact", "network": format!("eip155:{CHAIN}"), "amount": "1000",
-        "asset": token.to_checksum(None), "payTo": pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300, "extra": {"name": "USD Coin", "version": "2"}
-    }))
-    .unwrap();
-    let signed = t402_evm::ExactEvmClient::new(payer)
-        .create_payload(2, &requirements, None)
-        .await
-        .unwrap();
-    let request = t402_core::FacilitatorRequest::V2(t402_core::VerifyRequest::new(
-        t402_core::PaymentPayload::new(requirements.clone().into(), signed.payload),
-        requirements,
-    ));
+    let request = world.payment(1_000).await;
 
     // Blocks are mined only when asked: the broadcast transaction waits in the pool.
-    rpc(&anvil, "evm_setAutomine", serde_json::json!([false])).await;
+    world.set_automine(false).await;
     let first = start_facilitator(&config, &envs).await;
     let settling = {
         let remote = t402_server::facilitator::HttpFacilitator::new(&first.base).unwrap();
@@ -453,7 +434,7 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
     };
     let mut pending = 0;
     for _ in 0..200 {
-        pending = quantity(&rpc(&anvil, "txpool_status", serde_json::json!([])).await["pending"]);
+        pending = quantity(&rpc(anvil, "txpool_status", serde_json::json!([])).await["pending"]);
         if pending > 0 {
             break;
         }
@@ -475,14 +456,14 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
         tokio::spawn(async move { remote.settle(&request).await })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    rpc(&anvil, "evm_mine", serde_json::json!([])).await;
+    world.mine().await;
     let settled = tokio::time::timeout(Duration::from_secs(30), retry)
         .await
         .unwrap()
         .unwrap()
         .unwrap();
     let block = rpc(
-        &anvil,
+        anvil,
         "eth_getBlockByNumber",
         serde_json::json!(["latest", false]),
     )
@@ -498,7 +479,7 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
     assert_eq!(
         quantity(
             &rpc(
-                &anvil,
+                anvil,
                 "eth_getTransactionCount",
                 serde_json::json!([key.address(), "pending"])
             )
@@ -507,14 +488,10 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
         1,
         "the facilitator key sent one transaction"
     );
-    let balance = t402_evm::chain::call_typed(
-        &anvil.chain,
-        token,
-        &t402_evm::contracts::IEip3009Token::balanceOfCall { account: pay_to },
-    )
-    .await
-    .unwrap();
-    assert_eq!(balance, U256::from(1_000u64));
+    assert_eq!(
+        world.token_balance(world.pay_to).await,
+        U256::from(1_000u64)
+    );
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,13 +23,6 @@ use t402_evm::{ExactEvmClient, ExactEvmFacilitator, FacilitatorSigners};
 
 const CHAIN: u64 = 31337;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// A node `delay` away: every call waits that long first (a remote RPC's round trip).
 #[derive(Debug)]
 struct Remote {
@@ -103,8 +96,8 @@ async fn facilitator(anvil: &Anvil, keys: usize, delay: Duration) -> Arc<ExactEv
 }
 
 fn main() {
-    let settlements = env_number("T402_ANVIL_SETTLEMENTS", 400);
-    let rounds = env_number("T402_ANVIL_ROUNDS", 3);
+    let settlements = t402_testkit::env_number("T402_ANVIL_SETTLEMENTS", 400) as usize;
+    let rounds = t402_testkit::env_number("T402_ANVIL_ROUNDS", 3) as usize;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

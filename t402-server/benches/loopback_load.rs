@@ -27,13 +27,6 @@ use t402_server::{PaymentLayer, PaymentOption, Route};
 
 const CHAIN: u64 = 31337;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -42,10 +35,10 @@ async fn serve(app: Router) -> String {
 }
 
 fn main() {
-    let seconds = env_number("T402_LOAD_SECONDS", 5);
-    let connections = env_number("T402_LOAD_CONNECTIONS", 32);
-    let payments = env_number("T402_LOAD_PAYMENTS", 2000);
-    let rounds = env_number("T402_LOAD_ROUNDS", 3);
+    let seconds = t402_testkit::env_number("T402_LOAD_SECONDS", 5);
+    let connections = t402_testkit::env_number("T402_LOAD_CONNECTIONS", 32);
+    let payments = t402_testkit::env_number("T402_LOAD_PAYMENTS", 2000);
+    let rounds = t402_testkit::env_number("T402_LOAD_ROUNDS", 3);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -23,18 +23,11 @@ use t402_server::facilitator::HttpFacilitator;
 use t402_server::{PaymentLayer, PaymentOption, Route};
 use t402_testkit::{CHAIN, StubFacilitator, median, serve, test_token_price};
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let seconds = env_number("T402_LOAD_SECONDS", 5);
-    let connections = env_number("T402_LOAD_CONNECTIONS", 32);
-    let rounds = env_number("T402_LOAD_ROUNDS", 3);
-    let payments = env_number("T402_LOAD_PAYMENTS", 5000);
+    let seconds = t402_testkit::env_number("T402_LOAD_SECONDS", 5);
+    let connections = t402_testkit::env_number("T402_LOAD_CONNECTIONS", 32);
+    let rounds = t402_testkit::env_number("T402_LOAD_ROUNDS", 3);
+    let payments = t402_testkit::env_number("T402_LOAD_PAYMENTS", 5000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -29,13 +29,6 @@ use t402_server::{PaymentLayer, PaymentLayerBuilder, PaymentOption, Route};
 use t402_testkit::{CHAIN, serve, test_token_price};
 use tower::ServiceExt;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn builder(token: Address) -> PaymentLayerBuilder {
     PaymentLayer::builder()
         .facilitator(t402_testkit::StubFacilitator)
@@ -51,9 +44,9 @@ fn builder(token: Address) -> PaymentLayerBuilder {
 }
 
 fn main() {
-    let payments = env_number("T402_GUARD_PAYMENTS", 5000);
-    let rounds = env_number("T402_GUARD_ROUNDS", 3);
-    let connections = env_number("T402_LOAD_CONNECTIONS", 32);
+    let payments = t402_testkit::env_number("T402_GUARD_PAYMENTS", 5000);
+    let rounds = t402_testkit::env_number("T402_GUARD_ROUNDS", 3);
+    let connections = t402_testkit::env_number("T402_LOAD_CONNECTIONS", 32);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

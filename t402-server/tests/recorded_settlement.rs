@@ -10,14 +10,9 @@ use std::time::Duration;
 
 use alloy_primitives::U256;
 use serde_json::json;
-use t402_core::wire::FacilitatorRequest;
-use t402_core::{
-    ClientMechanism, Facilitator, LocalFacilitator, MemorySettlementStore, PaymentPayload,
-    PaymentRequirements, Reason, SettlementStore, VerifyRequest,
-};
-use t402_evm::ExactEvmClient;
+use t402_core::{Facilitator, LocalFacilitator, MemorySettlementStore, Reason, SettlementStore};
 use t402_server::facilitator::RecordedFacilitator;
-use t402_testkit::{AnvilWorld, CHAIN};
+use t402_testkit::AnvilWorld;
 
 const PRICE: u64 = 1_000;
 const ROUNDS: usize = 50;
@@ -42,24 +37,6 @@ async fn replica(
     RecordedFacilitator::new(world.replica(Duration::from_secs(60)).await, store)
 }
 
-/// A fresh payment of [`PRICE`] from the world's payer, as a facilitator request.
-async fn payment(world: &AnvilWorld) -> FacilitatorRequest {
-    let requirements: PaymentRequirements = serde_json::from_value(json!({
-        "scheme": "exact", "network": format!("eip155:{CHAIN}"), "amount": PRICE.to_string(),
-        "asset": world.token.to_checksum(None), "payTo": world.pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300, "extra": {"name": "USD Coin", "version": "2"}
-    }))
-    .unwrap();
-    let signed = ExactEvmClient::new(world.payer.clone())
-        .create_payload(2, &requirements, None)
-        .await
-        .unwrap();
-    FacilitatorRequest::V2(VerifyRequest::new(
-        PaymentPayload::new(requirements.clone().into(), signed.payload),
-        requirements,
-    ))
-}
-
 async fn rounds_pay_once_each(world: &AnvilWorld, store: Arc<dyn SettlementStore>) {
     let replicas = [
         Arc::new(replica(world, store.clone()).await),
@@ -67,7 +44,7 @@ async fn rounds_pay_once_each(world: &AnvilWorld, store: Arc<dyn SettlementStore
     ];
     let mut delays = Delays(7);
     for round in 0..ROUNDS {
-        let request = payment(world).await;
+        let request = world.payment(PRICE).await;
         let before = world.block_number().await;
         let tasks: Vec<_> = replicas
             .iter()
@@ -129,7 +106,7 @@ async fn a_pending_settlement_is_followed_not_sent_again(
         store.clone(),
     );
     let other = Arc::new(replica(world, store).await);
-    let request = payment(world).await;
+    let request = world.payment(PRICE).await;
     let before = world.block_number().await;
     // No block comes: the first settlement broadcasts and gives up waiting for the receipt.
     world.set_automine(false).await;
@@ -209,7 +186,7 @@ async fn a_facilitator_whose_store_is_down_answers_503_and_sends_nothing() {
     let before = world.block_number().await;
     let response = reqwest::Client::new()
         .post(format!("{base}/settle"))
-        .json(&payment(&world).await)
+        .json(&world.payment(PRICE).await)
         .send()
         .await
         .unwrap();

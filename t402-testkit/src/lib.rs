@@ -177,6 +177,28 @@ impl AnvilWorld {
         LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm))
     }
 
+    /// A fresh payment of `amount` atomic units of the test token from the payer to
+    /// [`pay_to`](Self::pay_to), as a facilitator request.
+    pub async fn payment(&self, amount: u64) -> t402_core::FacilitatorRequest {
+        use t402_core::ClientMechanism;
+        let requirements: t402_core::PaymentRequirements =
+            serde_json::from_value(serde_json::json!({
+                "scheme": "exact", "network": format!("eip155:{CHAIN}"),
+                "amount": amount.to_string(), "asset": self.token.to_checksum(None),
+                "payTo": self.pay_to.to_checksum(None), "maxTimeoutSeconds": 300,
+                "extra": {"name": "USD Coin", "version": "2"}
+            }))
+            .expect("requirements");
+        let signed = t402_evm::ExactEvmClient::new(self.payer.clone())
+            .create_payload(2, &requirements, None)
+            .await
+            .expect("a signed payment");
+        t402_core::FacilitatorRequest::V2(t402_core::VerifyRequest::new(
+            t402_core::PaymentPayload::new(requirements.clone().into(), signed.payload),
+            requirements,
+        ))
+    }
+
     /// The latest block's number.
     pub async fn block_number(&self) -> u64 {
         let number = self
@@ -341,6 +363,14 @@ impl t402_core::ClientMechanism for CountingClient {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.create_payload(version, requirements, extensions)
     }
+}
+
+/// A number from the environment variable `name`, or `default` (bench settings).
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Requests per second of GET `url` from `connections` concurrent clients for `seconds`, each

@@ -111,7 +111,14 @@ pub(crate) async fn build(path: &std::path::Path) -> Result<(Config, LocalFacili
             evm = evm.with_receipt_timeout(Duration::from_secs(seconds));
         }
         tracing::info!(%network, signers = ?evm.signers().addresses(), "serving chain");
-        facilitator = facilitator.register([network], Arc::new(evm));
+        let evm = Arc::new(evm);
+        if network.legacy_name().is_some() {
+            // v1 clients and servers name the chain by its v1 name (`base-sepolia`).
+            facilitator = facilitator
+                .register_v1([network.clone()], evm.clone())
+                .expect("the network has a v1 name");
+        }
+        facilitator = facilitator.register([network], evm);
     }
     Ok((config, facilitator))
 }

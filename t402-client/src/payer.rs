@@ -288,8 +288,10 @@ impl Payer {
                     .cloned()
                     .and_then(|raw| Accepted::from_raw(raw).ok())
                     .unwrap_or_else(|| Accepted::from_requirements(offer.clone()));
+                // Answered in the challenge's version key (x402Version when it has both).
                 let mut payment = PaymentPayload::new(accepted, signed.payload)
-                    .with_resource(required.resource.clone());
+                    .with_resource(required.resource.clone())
+                    .with_version_key(required.version_key.reply_key());
                 payment.extensions = signed.extensions.or_else(|| required.extensions.clone());
                 (PAYMENT_SIGNATURE_HEADER, encode_header(&payment))
             }
@@ -297,7 +299,8 @@ impl Payer {
                 // `chosen` indexes the known offers; the v1 network name is the one of the
                 // same offer in the challenge as sent.
                 let network = v1.accepts[positions[chosen]].network.clone();
-                let payment = PaymentPayloadV1::new(offer.scheme.clone(), network, signed.payload);
+                let payment = PaymentPayloadV1::new(offer.scheme.clone(), network, signed.payload)
+                    .with_version_key(v1.version_key.reply_key());
                 (X_PAYMENT_HEADER, encode_header(&payment))
             }
             _ => return Err(ClientError::MalformedChallenge("empty challenge".into())),

@@ -119,6 +119,13 @@ impl ProtocolVersion {
 
     /// Reads the version of a JSON object without deserializing the rest of it.
     pub fn of_json(object: &Value) -> Result<Self, VersionError> {
+        match object.as_object() {
+            Some(map) => Self::of_map(map),
+            None => Err(VersionError::Missing),
+        }
+    }
+
+    fn of_map(object: &serde_json::Map<String, Value>) -> Result<Self, VersionError> {
         let read = |key: &'static str| -> Result<Option<u32>, VersionError> {
             match object.get(key) {
                 None | Some(Value::Null) => Ok(None),
@@ -143,6 +150,29 @@ impl ProtocolVersion {
             })
         }
     }
+}
+
+/// Rewrites the version field of a JSON object with `key`: whichever key (or keys) named the
+/// version are replaced by the ones `key` writes, with the same number. Used to forward a message
+/// to a peer of the other family. An object without a version is left as it is.
+pub fn set_version_key(
+    object: &mut serde_json::Map<String, Value>,
+    key: VersionKey,
+) -> Result<(), VersionError> {
+    let number = match ProtocolVersion::of_map(object) {
+        Ok(version) => version.number,
+        Err(VersionError::Missing) => return Ok(()),
+        Err(other) => return Err(other),
+    };
+    object.remove(X402_VERSION_KEY);
+    object.remove(T402_VERSION_KEY);
+    if key.writes_x402() {
+        object.insert(X402_VERSION_KEY.to_owned(), Value::from(number));
+    }
+    if key.writes_t402() {
+        object.insert(T402_VERSION_KEY.to_owned(), Value::from(number));
+    }
+    Ok(())
 }
 
 impl fmt::Display for ProtocolVersion {
@@ -301,6 +331,35 @@ mod tests {
                 expected: 2,
                 found: 1
             })
+        );
+    }
+
+    #[test]
+    fn rewrites_the_version_key_in_place() {
+        let mut object = json!({"x402Version": 1, "payload": {}})
+            .as_object()
+            .cloned()
+            .unwrap();
+        set_version_key(&mut object, VersionKey::T402).unwrap();
+        assert_eq!(Value::Object(object.clone()), json!({"t402Version": 1, "payload": {}}));
+        set_version_key(&mut object, VersionKey::Both).unwrap();
+        assert_eq!(
+            Value::Object(object.clone()),
+            json!({"x402Version": 1, "t402Version": 1, "payload": {}})
+        );
+        set_version_key(&mut object, VersionKey::X402).unwrap();
+        assert_eq!(Value::Object(object), json!({"x402Version": 1, "payload": {}}));
+
+        let mut unversioned = json!({"a": 1}).as_object().cloned().unwrap();
+        set_version_key(&mut unversioned, VersionKey::T402).unwrap();
+        assert_eq!(Value::Object(unversioned), json!({"a": 1}));
+        let mut disagreeing = json!({"x402Version": 2, "t402Version": 1})
+            .as_object()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            set_version_key(&mut disagreeing, VersionKey::X402),
+            Err(VersionError::Disagree { x402: 2, t402: 1 })
         );
     }
 

@@ -1,15 +1,18 @@
 //! Everything a challenge is made of: a route's requirements for a request (built once per
 //! `/supported` answer for fixed routes), the `PaymentRequired` naming the resource, its encoded
-//! header (reused while a fixed route is asked for the same URL), and the paywall page for
-//! browsers.
+//! header (reused while a fixed route is asked for the same URL), the v1 body for v1 clients,
+//! and the paywall page for browsers.
 
 use std::sync::Arc;
 
 use http::StatusCode;
 use http::header::{ACCEPT, HOST, USER_AGENT};
 use http::request::Parts;
+use bytes::Bytes;
+use t402_core::wire::{PaymentRequiredV1, PaymentRequirementsV1};
 use t402_core::{
     PROTOCOL_VERSION, PaymentRequired, PaymentRequirements, Price, Reason, ResourceInfo,
+    VersionKey,
 };
 
 use crate::config::{PaymentOption, Route};
@@ -17,14 +20,15 @@ use crate::error::{ChallengeBody, ConfigError, PaymentError};
 use crate::headers::required_header;
 use crate::hooks::ChallengeEvent;
 use crate::paywall::{OfferView, is_browser};
-use crate::state::{CachedChallenge, LayerState, PricedRoute};
+use crate::state::{BuiltOffers, CachedChallenge, LayerState, PricedRoute};
 
 /// A route's requirements for one request, and the `/supported` generation they were built from
 /// (fixed routes only).
 pub(crate) struct Offers {
-    pub(crate) accepts: Arc<Vec<PaymentRequirements>>,
+    pub(crate) built: Arc<BuiltOffers>,
     generation: Option<u64>,
     url: String,
+    version_key: VersionKey,
 }
 
 impl Offers {
@@ -37,6 +41,7 @@ impl Offers {
     ) -> Result<Self, PaymentError> {
         let route = &priced.route;
         let url = resource_url(route, parts);
+        let version_key = state.version_key;
         let generation = if route.is_fixed() {
             let generation = state.facilitators.generation().await?;
             let cached = priced
@@ -45,46 +50,99 @@ impl Offers {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .as_ref()
                 .filter(|(built_from, _)| *built_from == generation)
-                .map(|(_, accepts)| accepts.clone());
-            if let Some(accepts) = cached {
+                .map(|(_, built)| built.clone());
+            if let Some(built) = cached {
                 return Ok(Self {
-                    accepts,
+                    built,
                     generation: Some(generation),
                     url,
+                    version_key,
                 });
             }
             Some(generation)
         } else {
             None
         };
-        let mut accepts = Vec::with_capacity(route.options.len());
+        let mut built = BuiltOffers {
+            accepts: Vec::with_capacity(route.options.len()),
+            v1: Vec::new(),
+        };
         for option in &route.options {
-            accepts.push(build_requirements(state, option, parts).await?);
+            let requirements = build_requirements(state, option, parts).await?;
+            if state.serves_v1 && serves_v1(state, &requirements).await? {
+                built.v1.push(built.accepts.len());
+            }
+            built.accepts.push(requirements);
         }
-        let accepts = Arc::new(accepts);
+        let built = Arc::new(built);
         if let Some(generation) = generation {
             *priced
                 .built
                 .write()
-                .unwrap_or_else(|poison| poison.into_inner()) = Some((generation, accepts.clone()));
+                .unwrap_or_else(|poison| poison.into_inner()) = Some((generation, built.clone()));
         }
         Ok(Self {
-            accepts,
+            built,
             generation,
             url,
+            version_key,
         })
+    }
+
+    /// The route's requirements for this request.
+    pub(crate) fn accepts(&self) -> &[PaymentRequirements] {
+        &self.built.accepts
+    }
+
+    /// The resource the offers are for.
+    pub(crate) fn resource(&self, route: &Route) -> ResourceInfo {
+        ResourceInfo::new(self.url.clone())
+            .with_description(route.description.clone())
+            .with_mime_type(route.mime_type.clone())
     }
 
     /// The challenge naming this resource, with `error` as its error text.
     pub(crate) fn payment_required(&self, route: &Route, error: &str) -> PaymentRequired {
-        let resource = ResourceInfo::new(self.url.clone())
-            .with_description(route.description.clone())
-            .with_mime_type(route.mime_type.clone());
-        PaymentRequired::new(resource, self.accepts.to_vec()).with_error(error)
+        PaymentRequired::new(self.resource(route), self.built.accepts.clone())
+            .with_error(error)
+            .with_version_key(self.version_key)
+    }
+
+    /// The offers a v1 client may pay, as a v1 402 body with `error` as its error text; `None`
+    /// when there are none.
+    pub(crate) fn payment_required_v1(&self, route: &Route, error: &str) -> Option<PaymentRequiredV1> {
+        if self.built.v1.is_empty() {
+            return None;
+        }
+        let resource = self.resource(route);
+        let accepts = self
+            .built
+            .v1
+            .iter()
+            .filter_map(|&index| {
+                PaymentRequirementsV1::from_v2(&self.built.accepts[index], &resource).ok()
+            })
+            .collect();
+        Some(
+            PaymentRequiredV1::new(accepts)
+                .with_error(error)
+                .with_version_key(self.version_key),
+        )
+    }
+
+    /// The v1 offer a v1 payment of `scheme` on the v1 `network` name pays, as the reference v1
+    /// servers match it (scheme and network; the first such offer).
+    pub(crate) fn find_v1(&self, scheme: &str, network: &str) -> Option<&PaymentRequirements> {
+        self.built
+            .v1
+            .iter()
+            .map(|&index| &self.built.accepts[index])
+            .find(|offer| offer.scheme == scheme && offer.network.legacy_name() == Some(network))
     }
 
     /// A refusal of a presented payment: the challenge again with `status` and the reason as
-    /// its error, and the reason with `message` in the body when there is a message.
+    /// its error, and the reason with `message` in the body when there is a message (in the v1
+    /// body, beside the v1 offers, when v1 is offered).
     pub(crate) fn refusal(
         &self,
         route: &Route,
@@ -93,9 +151,21 @@ impl Offers {
         message: Option<String>,
     ) -> PaymentError {
         let header = required_header(&self.payment_required(route, reason.as_str()));
-        let body = match message {
-            Some(message) => ChallengeBody::Detail(reason, message),
-            None => ChallengeBody::Empty,
+        let body = match (self.payment_required_v1(route, reason.as_str()), message) {
+            (Some(mut v1), message) => {
+                if let Some(message) = message {
+                    v1.unknown.insert("message".into(), message.into());
+                }
+                if let Some(code) = reason.code() {
+                    v1.unknown.insert("code".into(), code.to_string().into());
+                }
+                ChallengeBody::V1 {
+                    body: json_bytes(&v1),
+                    reason: Some(reason),
+                }
+            }
+            (None, Some(message)) => ChallengeBody::Detail(reason, message),
+            (None, None) => ChallengeBody::Empty,
         };
         PaymentError::challenge(status, header, body)
     }
@@ -114,7 +184,14 @@ impl Offers {
                 ChallengeBody::Page(page),
             );
         }
-        let header = match self.generation {
+        let encode = |offers: &Self| {
+            let header = required_header(&offers.payment_required(route, text));
+            let v1_body = offers
+                .payment_required_v1(route, text)
+                .map(|v1| json_bytes(&v1));
+            (header, v1_body)
+        };
+        let (header, v1_body) = match self.generation {
             Some(generation) => {
                 let cached = priced
                     .challenge
@@ -122,11 +199,11 @@ impl Offers {
                     .unwrap_or_else(|poison| poison.into_inner())
                     .as_ref()
                     .filter(|c| c.generation == generation && c.url == self.url)
-                    .map(|c| c.header.clone());
+                    .map(|c| (c.header.clone(), c.v1_body.clone()));
                 match cached {
-                    Some(header) => header,
+                    Some(encoded) => encoded,
                     None => {
-                        let header = required_header(&self.payment_required(route, text));
+                        let (header, v1_body) = encode(&self);
                         *priced
                             .challenge
                             .write()
@@ -134,15 +211,42 @@ impl Offers {
                             generation,
                             url: self.url,
                             header: header.clone(),
+                            v1_body: v1_body.clone(),
                         });
-                        header
+                        (header, v1_body)
                     }
                 }
             }
-            None => required_header(&self.payment_required(route, text)),
+            None => encode(&self),
         };
-        PaymentError::challenge(StatusCode::PAYMENT_REQUIRED, header, ChallengeBody::Empty)
+        let body = match v1_body {
+            Some(body) => ChallengeBody::V1 { body, reason: None },
+            None => ChallengeBody::Empty,
+        };
+        PaymentError::challenge(StatusCode::PAYMENT_REQUIRED, header, body)
     }
+}
+
+/// Compact JSON of a wire message.
+fn json_bytes<T: serde::Serialize>(value: &T) -> Bytes {
+    // Wire types always serialize.
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// Whether an offer is also made to v1 clients: its network has a v1 name and a facilitator
+/// supports the v1 kind.
+async fn serves_v1(
+    state: &LayerState,
+    requirements: &PaymentRequirements,
+) -> Result<bool, PaymentError> {
+    let Some(name) = requirements.network.legacy_name() else {
+        return Ok(false);
+    };
+    Ok(state
+        .facilitators
+        .kind(1, &requirements.scheme, name)
+        .await?
+        .is_some())
 }
 
 /// The answer to a priced request that carries no payment, without involving the inner service.

@@ -92,6 +92,14 @@ pub(crate) enum ChallengeBody {
     Detail(Reason, String),
     /// The paywall page, for browsers.
     Page(String),
+    /// The v1 challenge (`{"x402Version": 1, "error", "accepts"}`, with `message` and `code`
+    /// beside them for a refusal), for v1 clients; `reason` is the refusal's.
+    V1 {
+        /// The JSON body.
+        body: Bytes,
+        /// Why a presented payment was refused.
+        reason: Option<Reason>,
+    },
 }
 
 /// Why a request on the payment path is answered by the layer (or the facilitator service)
@@ -193,6 +201,7 @@ impl PaymentError {
         match self {
             Self::Challenge(challenge) => match &challenge.body {
                 ChallengeBody::Detail(reason, _) => Some(reason.clone()),
+                ChallengeBody::V1 { reason, .. } => reason.clone(),
                 _ => None,
             },
             Self::SettlementFailed(settled) => settled.error_reason.clone(),
@@ -203,8 +212,8 @@ impl PaymentError {
         }
     }
 
-    /// The answer: status, JSON body (`{"error": reason, "message", "code"}` for errors, `{}` or
-    /// the paywall page for challenges) and the payment headers.
+    /// The answer: status, JSON body (`{"error": reason, "message", "code"}` for errors; `{}`,
+    /// the v1 challenge or the paywall page for challenges) and the payment headers.
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
         let (body, content_type, payment_header) = match self {
@@ -214,6 +223,7 @@ impl PaymentError {
                     ChallengeBody::Empty => (Bytes::from_static(b"{}"), JSON),
                     ChallengeBody::Detail(reason, message) => (error_json(&reason, &message), JSON),
                     ChallengeBody::Page(page) => (Bytes::from(page), HTML),
+                    ChallengeBody::V1 { body, .. } => (body, JSON),
                 };
                 (body, content_type, Some((PAYMENT_REQUIRED_HEADER, header)))
             }

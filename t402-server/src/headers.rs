@@ -1,16 +1,17 @@
-//! The payment headers the layer writes on responses: `PAYMENT-REQUIRED`, `PAYMENT-RESPONSE`,
-//! the CORS exposure of both, and the internal usage header it removes.
+//! The payment headers the layer writes on responses: `PAYMENT-REQUIRED`, `PAYMENT-RESPONSE`
+//! (`X-PAYMENT-RESPONSE` for a v1 payment), the CORS exposure of them, and the internal usage
+//! header it removes.
 
 use http::HeaderMap;
 use http::header::{ACCESS_CONTROL_EXPOSE_HEADERS, HeaderName, HeaderValue};
-use t402_core::codec::{PAYMENT_RESPONSE_HEADER, encode_header};
+use t402_core::codec::{PAYMENT_RESPONSE_HEADER, X_PAYMENT_RESPONSE_HEADER, encode_header};
 use t402_core::{PaymentRequired, SettleResponse};
 
 /// The header a handler may use to report the amount to settle (plain JSON `{"amount": "…"}`);
 /// internal, never sent to the client.
 pub const SETTLEMENT_OVERRIDES_HEADER: &str = "settlement-overrides";
 
-const EXPOSED: &str = "PAYMENT-REQUIRED, PAYMENT-RESPONSE";
+const EXPOSED: &str = "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE";
 
 /// Lets browsers read the payment headers.
 pub(crate) fn expose_payment_headers(headers: &mut HeaderMap) {
@@ -18,6 +19,13 @@ pub(crate) fn expose_payment_headers(headers: &mut HeaderMap) {
         ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(EXPOSED),
     );
+}
+
+/// Moves a settlement answer to `X-PAYMENT-RESPONSE`, where v1 clients read it.
+pub(crate) fn settlement_as_v1(headers: &mut HeaderMap) {
+    if let Some(value) = headers.remove(PAYMENT_RESPONSE_HEADER) {
+        headers.insert(X_PAYMENT_RESPONSE_HEADER, value);
+    }
 }
 
 /// Removes headers meant for the layer only.

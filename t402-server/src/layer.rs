@@ -9,7 +9,7 @@ use t402_core::codec::Codec;
 use t402_core::mechanism::ServerMechanism;
 use t402_core::{
     Facilitator, MechanismRegistry, MemorySettlementStore, NetworkPattern, PROTOCOL_VERSION,
-    SettlementStore,
+    SettlementStore, VersionKey,
 };
 use tokio::sync::Mutex;
 use tower_layer::Layer;
@@ -80,6 +80,8 @@ pub struct PaymentLayerBuilder {
     supported_ttl: Option<Duration>,
     codec: Codec,
     store: Option<Arc<dyn SettlementStore>>,
+    version_key: VersionKey,
+    serves_v1: bool,
 }
 
 impl Default for PaymentLayerBuilder {
@@ -93,6 +95,8 @@ impl Default for PaymentLayerBuilder {
             supported_ttl: None,
             codec: Codec::default(),
             store: Some(Arc::new(MemorySettlementStore::new())),
+            version_key: VersionKey::Both,
+            serves_v1: true,
         }
     }
 }
@@ -176,6 +180,25 @@ impl PaymentLayerBuilder {
         self
     }
 
+    /// The key naming the protocol version in challenges (the `PAYMENT-REQUIRED` header and the
+    /// v1 body). The default, [`VersionKey::Both`], writes `x402Version` and `t402Version`:
+    /// clients of both families (the x402 SDKs and x402-rs read the first, the t402 SDKs the
+    /// second) pay the same server. Payments are accepted with either key.
+    pub fn version_key(mut self, key: VersionKey) -> Self {
+        self.version_key = key;
+        self
+    }
+
+    /// Stops serving protocol v1 clients: the 402 body is `{}` and `X-PAYMENT` is ignored (the
+    /// request is answered as unpaid). By default, offers whose network has a v1 name and whose
+    /// facilitator supports the v1 kind are also written as a v1 body
+    /// (`{"x402Version": 1, "accepts": [...]}`), and a v1 payment in `X-PAYMENT` is verified and
+    /// settled through the facilitator as v1 and answered with `X-PAYMENT-RESPONSE`.
+    pub fn without_v1(mut self) -> Self {
+        self.serves_v1 = false;
+        self
+    }
+
     /// The largest payment header accepted (default 32 KiB).
     pub fn max_header_bytes(mut self, bytes: usize) -> Self {
         self.codec = self.codec.with_max_bytes(bytes);
@@ -215,6 +238,8 @@ impl PaymentLayerBuilder {
                 hooks: self.hooks,
                 paywall: self.paywall,
                 codec: self.codec,
+                version_key: self.version_key,
+                serves_v1: self.serves_v1,
                 store: self.store,
                 initialized: AtomicBool::new(false),
                 initializing: Mutex::new(()),

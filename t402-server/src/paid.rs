@@ -1,6 +1,10 @@
 //! A priced request that carries a payment (design §4, protocol reference §1.2 and §2.3), as
 //! small steps: [`accept`] (offers, decode, match), [`verify`], then the handler and [`settle`]
 //! in the route's order.
+//!
+//! A v1 payment (`X-PAYMENT`) takes the same steps: it is matched to a v1 offer by scheme and
+//! network, seen by hooks and the replay guard in v2 form, sent to the facilitator as v1, and
+//! answered with `X-PAYMENT-RESPONSE`.
 
 use std::sync::Arc;
 
@@ -10,7 +14,10 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use t402_core::error::BoxError;
-use t402_core::wire::{FacilitatorRequest, VerifyRequest};
+use t402_core::wire::{
+    FacilitatorRequest, PaymentPayloadV1, PaymentRequirementsV1, ResourceInfo, VerifyRequest,
+    VerifyRequestV1,
+};
 use t402_core::{Amount, Facilitator, PaymentPayload, PaymentRequirements, Reason, SettleResponse};
 use tower_service::Service;
 
@@ -19,7 +26,9 @@ use crate::accepted::find_accepted;
 use crate::challenge::Offers;
 use crate::config::SettleMode;
 use crate::error::PaymentError;
-use crate::headers::{SETTLEMENT_OVERRIDES_HEADER, attach_settlement, strip_internal_headers};
+use crate::headers::{
+    SETTLEMENT_OVERRIDES_HEADER, attach_settlement, settlement_as_v1, strip_internal_headers,
+};
 use crate::hooks::{HookDecision, PaymentEvent, PaymentFailure, SettlementAmount, VerifiedPayment};
 use crate::replay::{self, Outcome};
 use crate::state::{LayerState, PricedRoute};
@@ -29,20 +38,57 @@ fn answer<B>(error: PaymentError) -> Response<PaymentBody<B>> {
     error.into_response().map(Either::Right)
 }
 
+/// A payment header as presented.
+pub(crate) enum Presented {
+    /// `PAYMENT-SIGNATURE`: a v2 payment.
+    V2(HeaderValue),
+    /// `X-PAYMENT`: a v1 payment.
+    V1(HeaderValue),
+}
+
 /// A payment matched to one of the route's requirements.
 struct Accepted {
     offers: Offers,
     event: PaymentEvent,
+    /// The payment as the v1 client sent it, and the resource of the v1 offers.
+    v1: Option<(PaymentPayloadV1, ResourceInfo)>,
 }
 
-/// Runs a paid request to route `route_index` whose payment header is `header`. `inner` was
+impl Accepted {
+    /// The facilitator request for this payment against `requirements`: v2, or v1 for a v1
+    /// payment.
+    fn facilitator_request(&self, requirements: &PaymentRequirements) -> FacilitatorRequest {
+        match &self.v1 {
+            None => FacilitatorRequest::V2(VerifyRequest::new(
+                self.event.payment.clone(),
+                requirements.clone(),
+            )),
+            Some((payment, resource)) => {
+                // A v1 offer's network has a v1 name (that is how it was matched).
+                let v1 = PaymentRequirementsV1::from_v2(requirements, resource)
+                    .expect("a v1 offer's network has a v1 name");
+                FacilitatorRequest::V1(VerifyRequestV1::new(payment.clone(), v1))
+            }
+        }
+    }
+
+    /// The network as the payment named it (the v1 name for a v1 payment).
+    fn network_name(&self) -> String {
+        match &self.v1 {
+            Some((payment, _)) => payment.network.clone(),
+            None => self.event.payment.accepted.network.to_string(),
+        }
+    }
+}
+
+/// Runs a paid request to route `route_index` whose payment header is `presented`. `inner` was
 /// polled ready.
 pub(crate) async fn handle<S, ReqBody, ResBody>(
     state: Arc<LayerState>,
     inner: S,
     request: Request<ReqBody>,
     route_index: usize,
-    header: HeaderValue,
+    presented: Presented,
 ) -> Result<Response<PaymentBody<ResBody>>, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -51,7 +97,7 @@ where
 {
     let priced = &state.routes[route_index];
     let (parts, body) = request.into_parts();
-    let accepted = match accept(&state, priced, &parts, &header).await {
+    let accepted = match accept(&state, priced, &parts, &presented).await {
         Ok(accepted) => accepted,
         Err(error) => return Ok(answer(error)),
     };
@@ -81,6 +127,12 @@ where
         // Only a release writes (before answering, so the payer's next presentation finds it):
         // a paid request costs one store round trip, its claim.
         claimed.finish(outcome).await;
+    }
+    if accepted.v1.is_some() {
+        return response.map(|mut response| {
+            settlement_as_v1(response.headers_mut());
+            response
+        });
     }
     response
 }
@@ -115,7 +167,6 @@ where
         requirements: requirements.clone(),
     });
     let request = Request::from_parts(parts, body);
-    let event = &accepted.event;
 
     let settling = || {
         if let Some(claimed) = claimed {
@@ -124,7 +175,7 @@ where
     };
     if priced.route.settle_mode == SettleMode::BeforeHandler {
         settling();
-        let settled = match settle(state, event, &requirements).await {
+        let settled = match settle(state, accepted, &requirements).await {
             Ok(settled) => settled,
             Err(error) => {
                 let outcome = settle_outcome(&error);
@@ -163,7 +214,7 @@ where
         Err(error) => return (Ok(answer(error)), Outcome::Release),
     };
     settling();
-    match settle(state, event, &to_settle).await {
+    match settle(state, accepted, &to_settle).await {
         Ok(settled) => {
             attach_settlement(&mut parts.headers, &settled);
             (
@@ -187,13 +238,14 @@ fn settle_outcome(error: &PaymentError) -> Outcome {
     }
 }
 
-/// The route's offers for this request, the payment decoded, and the offer its `accepted`
-/// names. A malformed header is a 400 with the challenge; an unknown offer a 402.
+/// The route's offers for this request, the payment decoded, and the offer it pays (the one
+/// its `accepted` names; for v1, the first v1 offer of its scheme and network). A malformed
+/// header is a 400 with the challenge; an unknown offer a 402.
 async fn accept(
     state: &LayerState,
     priced: &PricedRoute,
     parts: &Parts,
-    header: &HeaderValue,
+    presented: &Presented,
 ) -> Result<Accepted, PaymentError> {
     if let Err(err) = state.initialize().await {
         tracing::error!(error = %err, "payment layer cannot serve its routes");
@@ -201,30 +253,61 @@ async fn accept(
     }
     let offers = Offers::for_request(state, priced, parts).await?;
     let route = &priced.route;
-    let payment: PaymentPayload = header
-        .to_str()
-        .map_err(|_| "the payment header is not ASCII".to_owned())
-        .and_then(|value| {
-            state
-                .codec
-                .decode_payment_signature(value)
-                .map_err(|err| err.to_string())
-        })
-        .map_err(|message| {
-            offers.refusal(
-                route,
-                StatusCode::BAD_REQUEST,
-                Reason::T402MalformedPaymentHeader,
-                Some(message),
-            )
-        })?;
-    let Some(matched) = find_accepted(&offers.accepts, &payment.accepted).cloned() else {
-        return Err(offers.refusal(
+    let malformed = |message: String| {
+        offers.refusal(
+            route,
+            StatusCode::BAD_REQUEST,
+            Reason::T402MalformedPaymentHeader,
+            Some(message),
+        )
+    };
+    let unmatched = || {
+        offers.refusal(
             route,
             StatusCode::PAYMENT_REQUIRED,
             Reason::NoMatchingRequirements,
             None,
-        ));
+        )
+    };
+    let text = |header: &HeaderValue| {
+        header
+            .to_str()
+            .map(str::to_owned)
+            .map_err(|_| "the payment header is not ASCII".to_owned())
+    };
+    let (payment, matched, v1) = match presented {
+        Presented::V2(header) => {
+            let payment: PaymentPayload = text(header)
+                .and_then(|value| {
+                    state
+                        .codec
+                        .decode_payment_signature(&value)
+                        .map_err(|err| err.to_string())
+                })
+                .map_err(malformed)?;
+            let Some(matched) = find_accepted(offers.accepts(), &payment.accepted).cloned() else {
+                return Err(unmatched());
+            };
+            (payment, matched, None)
+        }
+        Presented::V1(header) => {
+            let v1: PaymentPayloadV1 = text(header)
+                .and_then(|value| {
+                    state
+                        .codec
+                        .decode_x_payment(&value)
+                        .map_err(|err| err.to_string())
+                })
+                .map_err(malformed)?;
+            let Some(matched) = offers.find_v1(&v1.scheme, &v1.network).cloned() else {
+                return Err(unmatched());
+            };
+            let resource = offers.resource(route);
+            let payment = PaymentPayload::new(matched.clone().into(), v1.payload.clone())
+                .with_resource(resource.clone())
+                .with_version_key(v1.version_key);
+            (payment, matched, Some((v1, resource)))
+        }
     };
     let event = PaymentEvent {
         method: parts.method.clone(),
@@ -232,7 +315,7 @@ async fn accept(
         payment,
         requirements: matched,
     };
-    Ok(Accepted { offers, event })
+    Ok(Accepted { offers, event, v1 })
 }
 
 /// The before-verify hook, then the facilitator's verification. A refusal is the challenge
@@ -242,7 +325,7 @@ async fn verify(
     priced: &PricedRoute,
     accepted: &Accepted,
 ) -> Result<t402_core::VerifyResponse, PaymentError> {
-    let Accepted { offers, event } = accepted;
+    let Accepted { offers, event, .. } = accepted;
     let route = &priced.route;
     if let HookDecision::Abort { reason, message } = state.hooks.before_verify(event).await {
         let failure = PaymentFailure::Aborted {
@@ -251,10 +334,7 @@ async fn verify(
         state.hooks.on_failure(event, &failure).await;
         return Err(offers.refusal(route, StatusCode::PAYMENT_REQUIRED, reason, Some(message)));
     }
-    let request = FacilitatorRequest::V2(VerifyRequest::new(
-        event.payment.clone(),
-        event.requirements.clone(),
-    ));
+    let request = accepted.facilitator_request(&event.requirements);
     let verified = match state.facilitators.verify(&request).await {
         Ok(verified) => verified,
         Err(err) => {
@@ -363,10 +443,11 @@ fn used_requirements(
 /// (`success: false`), or 502/504 when the facilitator could not be used.
 async fn settle(
     state: &LayerState,
-    event: &PaymentEvent,
+    accepted: &Accepted,
     requirements: &PaymentRequirements,
 ) -> Result<SettleResponse, PaymentError> {
-    let network = event.payment.accepted.network.to_string();
+    let event = &accepted.event;
+    let network = accepted.network_name();
     if let HookDecision::Abort { reason, message } = state.hooks.before_settle(event).await {
         let failure = PaymentFailure::Aborted {
             reason: reason.clone(),
@@ -375,10 +456,7 @@ async fn settle(
         let refused = SettleResponse::failure(reason, network, None).with_message(message);
         return Err(PaymentError::SettlementFailed(Box::new(refused)));
     }
-    let request = FacilitatorRequest::V2(VerifyRequest::new(
-        event.payment.clone(),
-        requirements.clone(),
-    ));
+    let request = accepted.facilitator_request(requirements);
     match state.facilitators.settle(&request).await {
         Ok(settled) if settled.success => {
             state.hooks.after_settle(event, &settled).await;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Either;
-use t402_core::codec::PAYMENT_SIGNATURE_HEADER;
+use t402_core::codec::{PAYMENT_SIGNATURE_HEADER, X_PAYMENT_HEADER};
 use t402_core::error::BoxError;
 use tower_service::Service;
 
@@ -85,8 +85,16 @@ where
             return PaymentFuture::passthrough(self.inner.call(request));
         };
         let state = self.state.clone();
-        // The payment header, read once.
-        match request.headers().get(PAYMENT_SIGNATURE_HEADER).cloned() {
+        // The payment header, read once: v2, else v1 when v1 is served.
+        let headers = request.headers();
+        let presented = match headers.get(PAYMENT_SIGNATURE_HEADER) {
+            Some(header) => Some(paid::Presented::V2(header.clone())),
+            None if self.state.serves_v1 => headers
+                .get(X_PAYMENT_HEADER)
+                .map(|header| paid::Presented::V1(header.clone())),
+            None => None,
+        };
+        match presented {
             None => PaymentFuture::priced(Box::pin(async move {
                 // The challenge needs neither the inner service nor the rest of the flow.
                 let (parts, _body) = request.into_parts();

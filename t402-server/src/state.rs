@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use t402_core::codec::Codec;
 use t402_core::mechanism::ServerMechanism;
-use t402_core::{MechanismRegistry, PROTOCOL_VERSION, PaymentRequirements};
+use t402_core::{MechanismRegistry, PROTOCOL_VERSION, PaymentRequirements, VersionKey};
 use tokio::sync::Mutex;
 
 use crate::config::Route;
@@ -16,14 +16,26 @@ use crate::hooks::PaymentHooks;
 use crate::paywall::Paywall;
 use crate::route::{RequestPath, RoutePattern};
 
-/// A fixed route's requirements and the `/supported` generation they were built from.
-pub(crate) type BuiltRequirements = (u64, Arc<Vec<PaymentRequirements>>);
+/// A route's requirements for a request, and which of them are also offered to v1 clients.
+#[derive(Debug, Default)]
+pub(crate) struct BuiltOffers {
+    /// The requirements, in the route's order.
+    pub(crate) accepts: Vec<PaymentRequirements>,
+    /// The indices in `accepts` of the offers a v1 client may pay: their network has a v1 name
+    /// and a facilitator supports the v1 kind.
+    pub(crate) v1: Vec<usize>,
+}
 
-/// An encoded `PAYMENT-REQUIRED` value and what it was made from.
+/// A fixed route's requirements and the `/supported` generation they were built from.
+pub(crate) type BuiltRequirements = (u64, Arc<BuiltOffers>);
+
+/// An encoded `PAYMENT-REQUIRED` value (and the v1 body, when v1 is offered) and what it was
+/// made from.
 pub(crate) struct CachedChallenge {
     pub(crate) generation: u64,
     pub(crate) url: String,
     pub(crate) header: http::HeaderValue,
+    pub(crate) v1_body: Option<bytes::Bytes>,
 }
 
 /// One priced route with its caches.
@@ -57,6 +69,10 @@ pub(crate) struct LayerState {
     pub(crate) hooks: Arc<dyn PaymentHooks>,
     pub(crate) paywall: Option<Paywall>,
     pub(crate) codec: Codec,
+    /// The key (or keys) naming the version in challenges.
+    pub(crate) version_key: VersionKey,
+    /// Whether v1 clients are served (the 402 body, `X-PAYMENT`).
+    pub(crate) serves_v1: bool,
     /// Where payments are claimed (the replay guard); `None` turns the guard off.
     pub(crate) store: Option<Arc<dyn t402_core::SettlementStore>>,
     /// Set once the routes were checked against the facilitators.

@@ -69,6 +69,16 @@ pub struct VerifyRequestV1 {
 }
 
 impl VerifyRequestV1 {
+    /// A request whose top-level version copies the payload's.
+    pub fn new(payment_payload: PaymentPayloadV1, payment_requirements: PaymentRequirementsV1) -> Self {
+        Self {
+            version: Some(ProtocolVersion::new(1, payment_payload.version_key)),
+            payment_payload,
+            payment_requirements,
+            unknown: JsonObject::new(),
+        }
+    }
+
     /// The v2 form of this request: requirements converted, and the payment's `accepted` built
     /// from them with the payload's own scheme and network, so that the scheme's checks see any
     /// disagreement between the two.

@@ -26,6 +26,32 @@ pub struct PaymentRequiredV1 {
     pub unknown: JsonObject,
 }
 
+impl PaymentRequiredV1 {
+    /// A v1 challenge offering `accepts`, written with `x402Version`.
+    pub fn new(accepts: Vec<PaymentRequirementsV1>) -> Self {
+        Self {
+            version_key: VersionKey::default(),
+            error: None,
+            accepts,
+            unknown: JsonObject::new(),
+        }
+    }
+
+    /// Sets the error text.
+    #[must_use]
+    pub fn with_error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+
+    /// Sets the key naming the version when written.
+    #[must_use]
+    pub fn with_version_key(mut self, key: VersionKey) -> Self {
+        self.version_key = key;
+        self
+    }
+}
+
 /// One way to pay, in v1 form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -152,5 +178,12 @@ impl PaymentPayloadV1 {
             payload,
             unknown: JsonObject::new(),
         }
+    }
+
+    /// Sets the key naming the version when written.
+    #[must_use]
+    pub fn with_version_key(mut self, key: VersionKey) -> Self {
+        self.version_key = key;
+        self
     }
 }

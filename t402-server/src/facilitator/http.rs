@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -9,8 +10,9 @@ use reqwest::{Client, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use t402_core::error::BoxFuture;
+use t402_core::version::set_version_key;
 use t402_core::{
-    Facilitator, FacilitatorError, Reason, SettleResponse, SupportedResponse, VerifyResponse,
+    Facilitator, FacilitatorError, Reason, SettleResponse, SupportedResponse, VerifyResponse, VersionKey,
     wire::FacilitatorRequest,
 };
 
@@ -77,6 +79,11 @@ impl Default for RetryPolicy {
 }
 
 /// A facilitator over HTTP.
+///
+/// Requests name the protocol version with the key the facilitator reads: the one its
+/// `/supported` kinds use (`t402Version` for a facilitator of the t402 family, `x402Version`
+/// for an x402 one or one that writes both), whatever key the client's payment used; or the key
+/// set with [`with_version_key`](Self::with_version_key).
 #[derive(Clone)]
 pub struct HttpFacilitator {
     base: Url,
@@ -85,6 +92,8 @@ pub struct HttpFacilitator {
     settle_timeout: Duration,
     retry: RetryPolicy,
     auth: Option<AuthHeaders>,
+    version_key: Option<VersionKey>,
+    learned_key: Arc<AtomicU8>,
 }
 
 impl fmt::Debug for HttpFacilitator {
@@ -95,6 +104,7 @@ impl fmt::Debug for HttpFacilitator {
             .field("settle_timeout", &self.settle_timeout)
             .field("retry", &self.retry)
             .field("auth", &self.auth.as_ref().map(|_| "<headers hook>"))
+            .field("version_key", &self.version_key())
             .finish()
     }
 }
@@ -135,7 +145,40 @@ impl HttpFacilitator {
             settle_timeout: DEFAULT_SETTLE_TIMEOUT,
             retry: RetryPolicy::default(),
             auth: None,
+            version_key: None,
+            learned_key: Arc::new(AtomicU8::new(LEARNED_NOTHING)),
         })
+    }
+
+    /// Names the protocol version with `key` in every request, instead of the key the
+    /// facilitator's `/supported` answer uses.
+    #[must_use]
+    pub fn with_version_key(mut self, key: VersionKey) -> Self {
+        self.version_key = Some(key);
+        self
+    }
+
+    /// The key requests name the version with: the one set, else the one the last `/supported`
+    /// answer used, else `x402Version`.
+    pub fn version_key(&self) -> VersionKey {
+        if let Some(key) = self.version_key {
+            return key;
+        }
+        match self.learned_key.load(Ordering::Relaxed) {
+            LEARNED_T402 => VersionKey::T402,
+            _ => VersionKey::X402,
+        }
+    }
+
+    /// Remembers the key a `/supported` answer names versions with: `t402Version` when its kinds
+    /// carry only that key, else `x402Version`.
+    fn learn_key(&self, answer: &SupportedResponse) {
+        if answer.kinds.is_empty() {
+            return;
+        }
+        let t402_only = answer.kinds.iter().all(|kind| kind.version.key == VersionKey::T402);
+        let learned = if t402_only { LEARNED_T402 } else { LEARNED_X402 };
+        self.learned_key.store(learned, Ordering::Relaxed);
     }
 
     /// Sets the time allowed for `/supported` and `/verify`.
@@ -266,8 +309,19 @@ impl HttpFacilitator {
         endpoint: Endpoint,
         request: &FacilitatorRequest,
     ) -> Result<T, FacilitatorError> {
-        let body = serde_json::to_value(request)
+        let mut body = serde_json::to_value(request)
             .map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
+        let key = self.version_key();
+        if let Some(object) = body.as_object_mut() {
+            // The top level and the payload carry the version; the facilitator reads its key.
+            let rewritten = set_version_key(object, key).and_then(|()| {
+                match object.get_mut("paymentPayload").and_then(Value::as_object_mut) {
+                    Some(payload) => set_version_key(payload, key),
+                    None => Ok(()),
+                }
+            });
+            rewritten.map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
+        }
         let (status, bytes) = self.send(endpoint, Some(&body)).await?;
         if status.is_success() {
             return serde_json::from_slice(&bytes)
@@ -377,8 +431,14 @@ impl Facilitator for HttpFacilitator {
                     message: excerpt(&bytes),
                 });
             }
-            serde_json::from_slice(&bytes)
-                .map_err(|err| FacilitatorError::MalformedResponse(err.to_string()))
+            let answer: SupportedResponse = serde_json::from_slice(&bytes)
+                .map_err(|err| FacilitatorError::MalformedResponse(err.to_string()))?;
+            self.learn_key(&answer);
+            Ok(answer)
         })
     }
 }
+
+const LEARNED_NOTHING: u8 = 0;
+const LEARNED_X402: u8 = 1;
+const LEARNED_T402: u8 = 2;

@@ -495,3 +495,115 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_facilitator_command_serves_v1_kinds_and_settles_for_a_v1_server() {
+    if !t402_testkit::npm_package_installed("x402-express") {
+        return;
+    }
+    // Base Sepolia's chain id: its v1 name is `base-sepolia`.
+    let Some(anvil) = t402_evm::anvil::Anvil::start_with_chain_id(84532).await else {
+        return;
+    };
+    anvil.install_multicall3().await;
+    let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
+    let payer = PrivateKeySigner::random();
+    anvil
+        .mint(token, payer.address(), U256::from(1_000_000u64))
+        .await;
+    let key = PrivateKeySigner::random();
+    anvil
+        .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
+        .await;
+    let dir = std::env::temp_dir().join(format!("t402-cli-v1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("facilitator.toml");
+    std::fs::write(
+        &config,
+        r#"listen = "127.0.0.1:0"
+
+[[chains]]
+network = "eip155:84532"
+rpc_url_env = "T402_TEST_RPC_URL"
+key_envs = ["T402_TEST_KEY"]
+"#,
+    )
+    .unwrap();
+    let facilitator = start_facilitator(
+        &config,
+        &[
+            ("T402_TEST_RPC_URL", anvil.url.clone()),
+            ("T402_TEST_KEY", key_hex(&key)),
+        ],
+    )
+    .await;
+    let supported: Value = reqwest::get(format!("{}/supported", facilitator.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds = supported["kinds"].as_array().unwrap();
+    let listed = |version: u64, network: &str| {
+        kinds.iter().any(|kind| {
+            kind["x402Version"] == version
+                && kind["t402Version"] == version
+                && kind["scheme"] == "exact"
+                && kind["network"] == network
+        })
+    };
+    assert!(listed(2, "eip155:84532"), "{supported}");
+    assert!(listed(1, "base-sepolia"), "{supported}");
+
+    let pay_to = Address::random();
+    let server = t402_testkit::NodeServer::spawn(
+        "x402-v1.mjs",
+        serde_json::json!({
+            "command": "server",
+            "facilitatorUrl": facilitator.base,
+            "network": "base-sepolia",
+            "token": token.to_checksum(None),
+            "payTo": pay_to.to_checksum(None),
+            "amount": "10000",
+        }),
+    )
+    .await;
+    let client = t402_client::Client::builder()
+        .payer(
+            t402_client::Payer::new()
+                .mechanism(
+                    NetworkPattern::parse("eip155:*").unwrap(),
+                    Arc::new(t402_evm::ExactEvmClient::new(payer)),
+                )
+                .policy(
+                    t402_client::SpendPolicy::new()
+                        .allow_asset(
+                            Network::eip155(84532),
+                            &token.to_checksum(None),
+                            6,
+                            Some("0.05"),
+                        )
+                        .unwrap(),
+                ),
+        )
+        .build()
+        .unwrap();
+    let response = client
+        .get(&format!("{}/weather", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text());
+    let receipt = response.receipt().expect("an X-PAYMENT-RESPONSE");
+    assert!(receipt.success, "{receipt:?}");
+    assert_eq!(receipt.network, "base-sepolia");
+    let balance = t402_evm::chain::call_typed(
+        &anvil.chain,
+        token,
+        &t402_evm::contracts::IEip3009Token::balanceOfCall { account: pay_to },
+    )
+    .await
+    .unwrap();
+    assert_eq!(balance, U256::from(10_000u64));
+    let _ = std::fs::remove_dir_all(&dir);
+}

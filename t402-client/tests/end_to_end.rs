@@ -175,6 +175,7 @@ async fn client_tower_layer_and_middleware_pay_on_anvil() {
         payer,
         pay_to,
         facilitator,
+        ..
     }) = AnvilWorld::start().await
     else {
         return;

@@ -548,3 +548,121 @@ async fn bodies_are_read_within_their_limits() {
     assert!(text.contains("malformed challenge"), "{text}");
     assert_eq!(signed.load(Ordering::SeqCst), 0);
 }
+
+/// The version keys of a JSON object, in order.
+fn version_keys(value: &Value) -> Vec<String> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|key| key.ends_with("402Version"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn the_payment_names_the_version_with_the_key_of_its_challenge() {
+    let v2 = |key: t402_core::VersionKey| {
+        encode_header(
+            &PaymentRequired::new(
+                ResourceInfo::new("http://api.test/weather"),
+                vec![offer("10000")],
+            )
+            .with_version_key(key),
+        )
+    };
+    let v1_body = |keys: Value| {
+        let mut body = json!({
+            "error": "X-PAYMENT header is required",
+            "accepts": [{
+                "scheme": "exact", "network": "base-sepolia", "maxAmountRequired": "10000",
+                "resource": "http://api.test/weather", "description": "", "mimeType": "",
+                "payTo": PAYEE, "maxTimeoutSeconds": 60, "asset": BASE_SEPOLIA_USDC,
+                "extra": {"name": "USDC", "version": "2"}
+            }]
+        });
+        for (key, value) in keys.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        body
+    };
+    use t402_core::VersionKey::{Both, T402, X402};
+    let cases = [
+        (
+            "payment-signature",
+            Some(v2(T402)),
+            Value::Null,
+            vec!["t402Version"],
+        ),
+        (
+            "payment-signature",
+            Some(v2(X402)),
+            Value::Null,
+            vec!["x402Version"],
+        ),
+        (
+            "payment-signature",
+            Some(v2(Both)),
+            Value::Null,
+            vec!["x402Version"],
+        ),
+        (
+            "x-payment",
+            None,
+            v1_body(json!({"t402Version": 1})),
+            vec!["t402Version"],
+        ),
+        (
+            "x-payment",
+            None,
+            v1_body(json!({"x402Version": 1, "t402Version": 1})),
+            vec!["x402Version"],
+        ),
+    ];
+    for (payment_header, challenge, body, expected) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/weather"))
+            .and(header_exists(payment_header))
+            .respond_with(ResponseTemplate::new(200).set_body_string("sunny"))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let mut unpaid = ResponseTemplate::new(402);
+        unpaid = match &challenge {
+            Some(header) => unpaid.insert_header("PAYMENT-REQUIRED", header.as_str()),
+            None => unpaid.set_body_json(body.clone()),
+        };
+        Mock::given(method("GET"))
+            .and(path("/weather"))
+            .respond_with(unpaid)
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        let (client, _) = client_with(SpendPolicy::new());
+        let response = client
+            .get(&format!("{}/weather", server.uri()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{payment_header} {body}");
+        let requests = server.received_requests().await.unwrap();
+        let sent = requests[1]
+            .headers
+            .get(payment_header)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let payment: Value = Codec::default()
+            .decode_header(
+                if payment_header == "x-payment" {
+                    t402_core::codec::HeaderKind::XPayment
+                } else {
+                    t402_core::codec::HeaderKind::PaymentSignature
+                },
+                sent,
+            )
+            .unwrap();
+        assert_eq!(version_keys(&payment), expected, "{payment_header} {body}");
+    }
+}

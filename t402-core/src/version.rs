@@ -341,14 +341,20 @@ mod tests {
             .cloned()
             .unwrap();
         set_version_key(&mut object, VersionKey::T402).unwrap();
-        assert_eq!(Value::Object(object.clone()), json!({"t402Version": 1, "payload": {}}));
+        assert_eq!(
+            Value::Object(object.clone()),
+            json!({"t402Version": 1, "payload": {}})
+        );
         set_version_key(&mut object, VersionKey::Both).unwrap();
         assert_eq!(
             Value::Object(object.clone()),
             json!({"x402Version": 1, "t402Version": 1, "payload": {}})
         );
         set_version_key(&mut object, VersionKey::X402).unwrap();
-        assert_eq!(Value::Object(object), json!({"x402Version": 1, "payload": {}}));
+        assert_eq!(
+            Value::Object(object),
+            json!({"x402Version": 1, "payload": {}})
+        );
 
         let mut unversioned = json!({"a": 1}).as_object().cloned().unwrap();
         set_version_key(&mut unversioned, VersionKey::T402).unwrap();

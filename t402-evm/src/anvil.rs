@@ -72,6 +72,16 @@ impl Anvil {
     /// When anvil is missing (naming the setup command) or does not start: this is a test
     /// helper.
     pub async fn start() -> Option<Self> {
+        Self::start_with_chain_id(ANVIL_CHAIN).await
+    }
+
+    /// [`start`](Self::start) with the chain id `chain_id` (for example 84532, whose v1 name
+    /// `base-sepolia` protocol v1 clients know).
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub async fn start_with_chain_id(chain_id: u64) -> Option<Self> {
         let Some(binary) = find_anvil() else {
             if std::env::var_os("T402_SKIP_EXTERNAL").is_some() {
                 eprintln!("skipped: anvil is not installed (T402_SKIP_EXTERNAL is set)");
@@ -82,7 +92,8 @@ impl Anvil {
             );
         };
         let mut child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", "0", "--chain-id", "31337"])
+            .args(["--host", "127.0.0.1", "--port", "0", "--chain-id"])
+            .arg(chain_id.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -101,7 +112,7 @@ impl Anvil {
             .recv_timeout(Duration::from_secs(30))
             .expect("anvil prints its address");
         let url = format!("http://{address}");
-        let chain = RpcChain::connect(&url, Some(ANVIL_CHAIN))
+        let chain = RpcChain::connect(&url, Some(chain_id))
             .await
             .expect("anvil answers");
         Some(Self { child, url, chain })

@@ -5,14 +5,13 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::StatusCode;
 use http::header::{ACCEPT, HOST, USER_AGENT};
 use http::request::Parts;
-use bytes::Bytes;
 use t402_core::wire::{PaymentRequiredV1, PaymentRequirementsV1};
 use t402_core::{
-    PROTOCOL_VERSION, PaymentRequired, PaymentRequirements, Price, Reason, ResourceInfo,
-    VersionKey,
+    PROTOCOL_VERSION, PaymentRequired, PaymentRequirements, Price, Reason, ResourceInfo, VersionKey,
 };
 
 use crate::config::{PaymentOption, Route};
@@ -110,7 +109,11 @@ impl Offers {
 
     /// The offers a v1 client may pay, as a v1 402 body with `error` as its error text; `None`
     /// when there are none.
-    pub(crate) fn payment_required_v1(&self, route: &Route, error: &str) -> Option<PaymentRequiredV1> {
+    pub(crate) fn payment_required_v1(
+        &self,
+        route: &Route,
+        error: &str,
+    ) -> Option<PaymentRequiredV1> {
         if self.built.v1.is_empty() {
             return None;
         }

@@ -224,3 +224,70 @@ async fn auth_headers_are_added_per_endpoint() {
     assert!(supported.kinds.is_empty());
     assert!(format!("{facilitator:?}").contains("<headers hook>"));
 }
+
+/// The version keys of a JSON object.
+fn keys_of(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|key| key.ends_with("402Version"))
+        .collect()
+}
+
+#[tokio::test]
+async fn requests_name_the_version_with_the_key_of_the_facilitators_supported_answer() {
+    let verify_answer = json!({"isValid": true, "payer": "0xabc"});
+    for (kinds_key, expected) in [
+        ("t402Version", "t402Version"),
+        ("x402Version", "x402Version"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/facilitator/supported"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "kinds": [{kinds_key: 2, "scheme": "exact", "network": "eip155:84532"}],
+                "extensions": [], "signers": {}
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/facilitator/verify"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(verify_answer.clone()))
+            .mount(&server)
+            .await;
+        let facilitator = client(&server);
+        assert_eq!(
+            facilitator.version_key(),
+            t402_core::VersionKey::X402,
+            "before /supported"
+        );
+        facilitator.supported().await.unwrap();
+        // The client's payment says x402Version; the facilitator reads `expected`.
+        facilitator.verify(&request()).await.unwrap();
+        let requests = server.received_requests().await.unwrap();
+        let sent: serde_json::Value =
+            serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+        assert_eq!(keys_of(&sent), vec![expected], "{sent}");
+        assert_eq!(keys_of(&sent["paymentPayload"]), vec![expected], "{sent}");
+        assert_eq!(sent[expected], 2);
+        assert_eq!(sent["paymentPayload"][expected], 2);
+    }
+
+    // A key set on the client wins over the one learned.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/facilitator/verify"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(verify_answer))
+        .mount(&server)
+        .await;
+    let both = client(&server).with_version_key(t402_core::VersionKey::Both);
+    both.verify(&request()).await.unwrap();
+    let sent: serde_json::Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(
+        keys_of(&sent["paymentPayload"]),
+        vec!["x402Version", "t402Version"]
+    );
+}

@@ -53,9 +53,18 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The in-process facilitator over one EIP-3009 facilitator on [`CHAIN`].
-fn local_facilitator(evm: ExactEvmFacilitator) -> Arc<LocalFacilitator> {
-    Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)))
+/// The in-process facilitator over one EIP-3009 facilitator on `chain_id`: protocol v2, and v1
+/// when the chain has a v1 name.
+fn facilitator_v2_and_v1(chain_id: u64, evm: Arc<ExactEvmFacilitator>) -> LocalFacilitator {
+    let network = Network::eip155(chain_id);
+    let facilitator = LocalFacilitator::new().register([network.clone()], evm.clone());
+    if network.legacy_name().is_some() {
+        facilitator
+            .register_v1([network], evm)
+            .expect("the network has a v1 name")
+    } else {
+        facilitator
+    }
 }
 
 /// The in-process devnet, funded and with a facilitator.
@@ -85,10 +94,17 @@ impl DevnetWorld {
         Self::build(devnet, move |evm| evm.with_clock(clock))
     }
 
+    /// A devnet with the chain id `chain_id` on the system clock; its facilitator serves
+    /// protocol v1 too when the chain has a v1 name (84532 is `base-sepolia`).
+    pub fn with_chain_id(chain_id: u64) -> Self {
+        Self::build(Arc::new(Devnet::new(chain_id)), |evm| evm)
+    }
+
     fn build(
         devnet: Arc<Devnet>,
         configure: impl FnOnce(ExactEvmFacilitator) -> ExactEvmFacilitator,
     ) -> Self {
+        let chain_id = t402_evm::chain::EvmChain::chain_id(devnet.as_ref());
         let token = devnet
             .deploy_test_token("USD Coin", "2", "USDC", 6)
             .expect("the test token deploys");
@@ -100,7 +116,7 @@ impl DevnetWorld {
         devnet.fund(key.address(), gas_money());
         let evm = ExactEvmFacilitator::new(
             devnet.clone(),
-            FacilitatorSigners::new(CHAIN, [key]).expect("one key"),
+            FacilitatorSigners::new(chain_id, [key]).expect("one key"),
         )
         .expect("signers and chain agree");
         Self {
@@ -108,7 +124,7 @@ impl DevnetWorld {
             token,
             payer,
             pay_to: Address::random(),
-            facilitator: local_facilitator(configure(evm)),
+            facilitator: Arc::new(facilitator_v2_and_v1(chain_id, Arc::new(configure(evm)))),
         }
     }
 }
@@ -130,15 +146,23 @@ pub struct AnvilWorld {
     pub payer: PrivateKeySigner,
     /// A fresh address to be paid.
     pub pay_to: Address,
-    /// An in-process facilitator settling on anvil.
+    /// An in-process facilitator settling on anvil (protocol v2, and v1 when the chain has a
+    /// v1 name).
     pub facilitator: Arc<LocalFacilitator>,
+    /// The chain id.
+    pub chain_id: u64,
 }
 
 impl AnvilWorld {
     /// Starts anvil; `None` when it is missing and `T402_SKIP_EXTERNAL=1` (otherwise a missing
     /// anvil fails with the setup command).
     pub async fn start() -> Option<Self> {
-        let anvil = Arc::new(Anvil::start().await?);
+        Self::start_on_chain(CHAIN).await
+    }
+
+    /// [`start`](Self::start) with the chain id `chain_id`.
+    pub async fn start_on_chain(chain_id: u64) -> Option<Self> {
+        let anvil = Arc::new(Anvil::start_with_chain_id(chain_id).await?);
         anvil.install_multicall3().await;
         let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
         let payer = PrivateKeySigner::random();
@@ -149,7 +173,7 @@ impl AnvilWorld {
         anvil.set_balance(key.address(), gas_money()).await;
         let evm = ExactEvmFacilitator::new(
             anvil.chain.clone(),
-            FacilitatorSigners::new(CHAIN, [key]).expect("one key"),
+            FacilitatorSigners::new(chain_id, [key]).expect("one key"),
         )
         .expect("signers and chain agree")
         .with_receipt_poll_interval(Duration::from_millis(20));
@@ -158,8 +182,14 @@ impl AnvilWorld {
             token,
             payer,
             pay_to: Address::random(),
-            facilitator: local_facilitator(evm),
+            facilitator: Arc::new(facilitator_v2_and_v1(chain_id, Arc::new(evm))),
+            chain_id,
         })
+    }
+
+    /// The chain's CAIP-2 network.
+    pub fn network(&self) -> Network {
+        Network::eip155(self.chain_id)
     }
 
     /// Another facilitator on this node with a key of its own (a replica), waiting at most
@@ -169,12 +199,12 @@ impl AnvilWorld {
         self.anvil.set_balance(key.address(), gas_money()).await;
         let evm = ExactEvmFacilitator::new(
             self.anvil.chain.clone(),
-            FacilitatorSigners::new(CHAIN, [key]).expect("one key"),
+            FacilitatorSigners::new(self.chain_id, [key]).expect("one key"),
         )
         .expect("signers and chain agree")
         .with_receipt_poll_interval(Duration::from_millis(20))
         .with_receipt_timeout(receipt_timeout);
-        LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm))
+        LocalFacilitator::new().register([self.network()], Arc::new(evm))
     }
 
     /// A fresh payment of `amount` atomic units of the test token from the payer to
@@ -183,7 +213,7 @@ impl AnvilWorld {
         use t402_core::ClientMechanism;
         let requirements: t402_core::PaymentRequirements =
             serde_json::from_value(serde_json::json!({
-                "scheme": "exact", "network": format!("eip155:{CHAIN}"),
+                "scheme": "exact", "network": self.network().to_string(),
                 "amount": amount.to_string(), "asset": self.token.to_checksum(None),
                 "payTo": self.pay_to.to_checksum(None), "maxTimeoutSeconds": 300,
                 "extra": {"name": "USD Coin", "version": "2"}
@@ -327,6 +357,104 @@ pub async fn reference_script(input: serde_json::Value) -> std::process::Output 
     })
     .await
     .expect("the blocking task ends")
+}
+
+/// Whether the npm package `package` is installed at the repository root (`npm ci`). When it is
+/// not: `false` with a note if `T402_SKIP_EXTERNAL` is set, else a panic naming the setup
+/// command.
+pub fn npm_package_installed(package: &str) -> bool {
+    if workspace_root().join("node_modules").join(package).exists() {
+        return true;
+    }
+    if std::env::var_os("T402_SKIP_EXTERNAL").is_some() {
+        eprintln!("skipped: {package} is not installed (T402_SKIP_EXTERNAL is set)");
+        return false;
+    }
+    panic!("{package} is not installed: run `npm ci` at the repository root (scripts/test does)");
+}
+
+/// A long-running node script (a server), killed on drop.
+#[derive(Debug)]
+pub struct NodeServer {
+    child: std::process::Child,
+    /// The loopback port it listens on.
+    pub port: u16,
+}
+
+impl NodeServer {
+    /// Runs `node scripts/<script> '<config>'` and waits for the `{"port": N}` line it prints
+    /// once listening.
+    pub async fn spawn(script: &str, config: serde_json::Value) -> Self {
+        let mut child = Command::new("node")
+            .arg(format!("scripts/{script}"))
+            .arg(config.to_string())
+            .current_dir(workspace_root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let line = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .expect("the script prints a line");
+            line
+        })
+        .await
+        .expect("the blocking task ends");
+        let port = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|value| value["port"].as_u64())
+            .and_then(|port| u16::try_from(port).ok())
+            .unwrap_or_else(|| panic!("{script} did not print its port: {line:?}"));
+        Self { child, port }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `node scripts/<script> '<config>'` to its end (off the async runtime) and returns the
+/// JSON it prints; panics with its standard error when it fails.
+pub async fn node_command(script: &str, config: serde_json::Value) -> serde_json::Value {
+    let script = script.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(format!("scripts/{script}"))
+            .arg(config.to_string())
+            .current_dir(workspace_root())
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .expect("the blocking task ends");
+    assert!(
+        output.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "the script printed no JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// The hex text of a private key (`0x…`), for the node scripts.
+pub fn private_key_hex(key: &PrivateKeySigner) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(key.to_bytes()))
 }
 
 /// The EVM `exact` client with a fresh key, counting the payments it signs.

@@ -70,7 +70,10 @@ pub struct VerifyRequestV1 {
 
 impl VerifyRequestV1 {
     /// A request whose top-level version copies the payload's.
-    pub fn new(payment_payload: PaymentPayloadV1, payment_requirements: PaymentRequirementsV1) -> Self {
+    pub fn new(
+        payment_payload: PaymentPayloadV1,
+        payment_requirements: PaymentRequirementsV1,
+    ) -> Self {
         Self {
             version: Some(ProtocolVersion::new(1, payment_payload.version_key)),
             payment_payload,

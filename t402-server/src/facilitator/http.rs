@@ -12,8 +12,8 @@ use serde_json::Value;
 use t402_core::error::BoxFuture;
 use t402_core::version::set_version_key;
 use t402_core::{
-    Facilitator, FacilitatorError, Reason, SettleResponse, SupportedResponse, VerifyResponse, VersionKey,
-    wire::FacilitatorRequest,
+    Facilitator, FacilitatorError, Reason, SettleResponse, SupportedResponse, VerifyResponse,
+    VersionKey, wire::FacilitatorRequest,
 };
 
 /// The default time allowed for `/supported` and `/verify`.
@@ -176,8 +176,15 @@ impl HttpFacilitator {
         if answer.kinds.is_empty() {
             return;
         }
-        let t402_only = answer.kinds.iter().all(|kind| kind.version.key == VersionKey::T402);
-        let learned = if t402_only { LEARNED_T402 } else { LEARNED_X402 };
+        let t402_only = answer
+            .kinds
+            .iter()
+            .all(|kind| kind.version.key == VersionKey::T402);
+        let learned = if t402_only {
+            LEARNED_T402
+        } else {
+            LEARNED_X402
+        };
         self.learned_key.store(learned, Ordering::Relaxed);
     }
 
@@ -315,12 +322,16 @@ impl HttpFacilitator {
         if let Some(object) = body.as_object_mut() {
             // The top level and the payload carry the version; the facilitator reads its key.
             let rewritten = set_version_key(object, key).and_then(|()| {
-                match object.get_mut("paymentPayload").and_then(Value::as_object_mut) {
+                match object
+                    .get_mut("paymentPayload")
+                    .and_then(Value::as_object_mut)
+                {
                     Some(payload) => set_version_key(payload, key),
                     None => Ok(()),
                 }
             });
-            rewritten.map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
+            rewritten
+                .map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
         }
         let (status, bytes) = self.send(endpoint, Some(&body)).await?;
         if status.is_success() {

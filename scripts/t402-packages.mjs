@@ -10,18 +10,13 @@
 //       → a @t402 resource server (t402HTTPResourceServer behind a small node:http adapter, as
 //         @t402 ships no express package) selling GET /weather through the facilitator at
 //         facilitatorUrl; prints {"port": N} once listening, serves until killed.
-//   {"command": "facilitator", "rpcUrl": "http://…", "privateKey": "0x…", "network": "eip155:…"}
-//       → a @t402 facilitator (t402Facilitator with the exact EVM scheme) over HTTP: POST /verify,
-//         POST /settle, GET /supported; prints {"port": N}, serves until killed.
+//
+// The @t402 facilitator over HTTP is in facilitator-http.mjs.
 import http from "node:http";
 import { t402Client, t402HTTPClient } from "@t402/core/client";
-import { t402Facilitator } from "@t402/core/facilitator";
 import { HTTPFacilitatorClient, t402HTTPResourceServer, t402ResourceServer } from "@t402/core/server";
 import { ExactEvmScheme as ExactEvmClient } from "@t402/evm/exact/client";
-import { ExactEvmScheme as ExactEvmFacilitator } from "@t402/evm/exact/facilitator";
 import { ExactEvmScheme as ExactEvmServer } from "@t402/evm/exact/server";
-import { toFacilitatorEvmSigner } from "@t402/evm";
-import { createWalletClient, defineChain, http as viemHttp, publicActions } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
 const config = JSON.parse(process.argv[2]);
@@ -31,12 +26,6 @@ function listen(server) {
   server.listen(0, "127.0.0.1", () => {
     process.stdout.write(JSON.stringify({ port: server.address().port }) + "\n");
   });
-}
-
-async function readBody(request) {
-  let text = "";
-  for await (const chunk of request) text += chunk;
-  return text;
 }
 
 if (config.command === "fetch") {
@@ -111,39 +100,6 @@ if (config.command === "fetch") {
       response.writeHead(200, { "Content-Type": "application/json", ...settled.headers }).end(content);
     } catch (error) {
       response.writeHead(500, { "Content-Type": "application/json" }).end(json({ error: String(error) }));
-    }
-  }));
-} else if (config.command === "facilitator") {
-  const chainId = Number(config.network.split(":")[1]);
-  const chain = defineChain({
-    id: chainId,
-    name: config.network,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [config.rpcUrl] } },
-  });
-  const account = privateKeyToAccount(config.privateKey);
-  const wallet = createWalletClient({ account, chain, transport: viemHttp(config.rpcUrl) }).extend(publicActions);
-  const facilitator = new t402Facilitator().register(
-    config.network,
-    new ExactEvmFacilitator(toFacilitatorEvmSigner({ ...wallet, address: account.address })),
-  );
-  listen(http.createServer(async (request, response) => {
-    const answer = (status, value) =>
-      response.writeHead(status, { "Content-Type": "application/json" }).end(json(value));
-    try {
-      if (request.method === "GET" && request.url === "/supported") {
-        return answer(200, facilitator.getSupported());
-      }
-      const body = JSON.parse(await readBody(request));
-      if (request.method === "POST" && request.url === "/verify") {
-        return answer(200, await facilitator.verify(body.paymentPayload, body.paymentRequirements));
-      }
-      if (request.method === "POST" && request.url === "/settle") {
-        return answer(200, await facilitator.settle(body.paymentPayload, body.paymentRequirements));
-      }
-      return answer(404, { error: "not found" });
-    } catch (error) {
-      return answer(500, { error: error instanceof Error ? error.message : String(error) });
     }
   }));
 } else {

@@ -5,9 +5,13 @@
 //   node scripts/x402-express-server.mjs '{"rpcUrl": "http://…", "facilitatorKey": "0x…",
 //     "token": "0x…", "payTo": "0x…", "amount": "10000", "chainId": 31337}'
 //
+// With "facilitatorUrl": "http://…" the server uses that facilitator over HTTP (the reference
+// HTTPFacilitatorClient) instead of the in-process one, and needs no facilitatorKey.
+//
 // Prints {"port": N} once listening on 127.0.0.1, then serves GET /weather until killed.
 import express from "express";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
+import { HTTPFacilitatorClient } from "@x402/core/server";
 import { x402Facilitator } from "@x402/core/facilitator";
 import { ExactEvmScheme as ExactEvmFacilitator } from "@x402/evm/exact/facilitator";
 import { ExactEvmScheme as ExactEvmServer } from "@x402/evm/exact/server";
@@ -23,17 +27,22 @@ const chain = defineChain({
   nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
   rpcUrls: { default: { http: [config.rpcUrl] } },
 });
-const account = privateKeyToAccount(config.facilitatorKey);
-const wallet = createWalletClient({ account, chain, transport: http(config.rpcUrl) }).extend(publicActions);
-const facilitator = new x402Facilitator().register(
-  network,
-  new ExactEvmFacilitator(toFacilitatorEvmSigner({ ...wallet, address: account.address })),
-);
-const facilitatorClient = {
-  verify: (payload, requirements) => facilitator.verify(payload, requirements),
-  settle: (payload, requirements) => facilitator.settle(payload, requirements),
-  getSupported: async () => facilitator.getSupported(),
-};
+function inProcessFacilitator() {
+  const account = privateKeyToAccount(config.facilitatorKey);
+  const wallet = createWalletClient({ account, chain, transport: http(config.rpcUrl) }).extend(publicActions);
+  const facilitator = new x402Facilitator().register(
+    network,
+    new ExactEvmFacilitator(toFacilitatorEvmSigner({ ...wallet, address: account.address })),
+  );
+  return {
+    verify: (payload, requirements) => facilitator.verify(payload, requirements),
+    settle: (payload, requirements) => facilitator.settle(payload, requirements),
+    getSupported: async () => facilitator.getSupported(),
+  };
+}
+const facilitatorClient = config.facilitatorUrl
+  ? new HTTPFacilitatorClient({ url: config.facilitatorUrl })
+  : inProcessFacilitator();
 const resourceServer = new x402ResourceServer(facilitatorClient).register(network, new ExactEvmServer());
 
 const app = express();

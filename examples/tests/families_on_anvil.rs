@@ -144,18 +144,25 @@ async fn the_t402_client_pays_a_t402_family_server_that_settles_through_the_t402
     );
 }
 
-#[tokio::test]
-async fn a_t402_server_settles_through_the_t402_family_facilitator() {
-    if !npm_package_installed("@t402/core") {
+/// A t402 server (the example API) whose facilitator is the reference facilitator of `family`
+/// over HTTP, paid by the t402 client; the facilitator client speaks `expected_key`, learned
+/// from the facilitator's `/supported`.
+async fn a_t402_server_settles_through_the_facilitator_of(family: &str, expected_key: VersionKey) {
+    let package = if family == "t402" {
+        "@t402/core"
+    } else {
+        "@x402/core"
+    };
+    if !npm_package_installed(package) {
         return;
     }
     let Some(world) = AnvilWorld::start().await else {
         return;
     };
     let node = NodeServer::spawn(
-        "t402-packages.mjs",
+        "facilitator-http.mjs",
         json!({
-            "command": "facilitator",
+            "family": family,
             "rpcUrl": world.anvil.url,
             "privateKey": node_facilitator_key(&world).await,
             "network": world.network().to_string(),
@@ -166,7 +173,7 @@ async fn a_t402_server_settles_through_the_t402_family_facilitator() {
     let base = serve_example(&world, Arc::new(remote.clone())).await;
     assert_eq!(
         remote.version_key(),
-        VersionKey::T402,
+        expected_key,
         "learned from the facilitator's /supported"
     );
     let response = t402_client(&world)
@@ -180,6 +187,52 @@ async fn a_t402_server_settles_through_the_t402_family_facilitator() {
     assert_eq!(
         world.token_balance(world.pay_to).await,
         U256::from(WEATHER_PRICE)
+    );
+}
+
+#[tokio::test]
+async fn a_t402_server_settles_through_the_t402_family_facilitator() {
+    a_t402_server_settles_through_the_facilitator_of("t402", VersionKey::T402).await;
+}
+
+#[tokio::test]
+async fn a_t402_server_settles_through_the_x402_reference_facilitator_over_http() {
+    a_t402_server_settles_through_the_facilitator_of("x402", VersionKey::X402).await;
+}
+
+#[tokio::test]
+async fn the_t402_client_pays_an_x402_reference_server_that_settles_through_the_t402_facilitator() {
+    if !npm_package_installed("@x402/express") {
+        return;
+    }
+    let Some(world) = AnvilWorld::start().await else {
+        return;
+    };
+    let facilitator = serve(facilitator_router(world.facilitator.clone())).await;
+    let server = NodeServer::spawn(
+        "x402-express-server.mjs",
+        json!({
+            "facilitatorUrl": facilitator,
+            "rpcUrl": world.anvil.url,
+            "token": world.token.to_checksum(None),
+            "payTo": world.pay_to.to_checksum(None),
+            "amount": "10000",
+            "chainId": world.chain_id,
+        }),
+    )
+    .await;
+    let response = t402_client(&world)
+        .get(&format!("{}/weather", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text());
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["from"], "express");
+    assert!(response.receipt().expect("a receipt").success);
+    assert_eq!(
+        world.token_balance(world.pay_to).await,
+        U256::from(10_000u64)
     );
 }
 

@@ -401,9 +401,21 @@ fn offer_views(state: &LayerState, route: &Route, required: &PaymentRequired) ->
                 network: requirements.network.to_string(),
                 pay_to: requirements.pay_to.clone(),
                 scheme: requirements.scheme.clone(),
+                decimals,
+                payable: browser_payable(requirements),
             }
         })
         .collect()
+}
+
+/// Whether the paywall's wallet script can pay an offer: `exact` on an EVM chain over EIP-3009
+/// (the token's EIP-712 name and version in `extra`; not Permit2).
+fn browser_payable(requirements: &PaymentRequirements) -> bool {
+    requirements.scheme == "exact"
+        && requirements.network.eip155_chain_id().is_some()
+        && requirements.extra_str("name").is_some()
+        && requirements.extra_str("version").is_some()
+        && requirements.extra_str("assetTransferMethod") != Some("permit2")
 }
 
 /// The token's name when it is the network's default asset, else its address.

@@ -4,33 +4,24 @@
 use t402_core::PaymentRequired;
 
 /// The default page. Placeholders: `{{title}}`, `{{logo}}`, `{{description}}`, `{{resource}}`,
-/// `{{offers}}` (one list item per way to pay), `{{payment_required_json}}`.
-pub const DEFAULT_TEMPLATE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{title}}</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #1d1d1f; }
-.offer { border: 1px solid #d0d0d7; border-radius: 0.5rem; padding: 0.75rem 1rem; margin: 0.5rem 0; list-style: none; }
-.amount { font-size: 1.4rem; font-weight: 600; }
-.detail { color: #55555f; font-size: 0.9rem; word-break: break-all; }
-</style>
-</head>
-<body>
-{{logo}}
-<h1>{{title}}</h1>
-<p>{{description}}</p>
-<p class="detail">Resource: {{resource}}</p>
-<ul id="offers">
-{{offers}}
-</ul>
-<p class="detail">Pay with an x402 client, which reads the <code>PAYMENT-REQUIRED</code> header of this response.</p>
-<script type="application/json" id="payment-required">{{payment_required_json}}</script>
-</body>
-</html>
-"#;
+/// `{{offers}}` (one list item per way to pay, a radio button each), `{{payment_required_json}}`,
+/// `{{paywall_config_json}}` (the offers as shown and the explorers, for the script) and
+/// `{{wallet_script}}` (the `<script>` element that pays from a browser wallet).
+pub const DEFAULT_TEMPLATE: &str = include_str!("template.html");
+
+/// The script that pays from a browser wallet (EIP-6963 discovery, `window.ethereum` as
+/// fallback, `eth_signTypedData_v4` over the EIP-3009 authorization), inserted by
+/// `{{wallet_script}}`. It reads the elements `#payment-required`, `#paywall-config`, `#offers`
+/// (radio inputs named `offer`), `#pay`, `#wallet`, `#status`, `#result` and `#offers-section`.
+pub const WALLET_SCRIPT: &str = include_str!("wallet.js");
+
+/// Transaction explorers of well-known networks: the URL a transaction hash is appended to.
+const DEFAULT_EXPLORERS: [(&str, &str); 4] = [
+    ("eip155:1", "https://etherscan.io/tx/"),
+    ("eip155:11155111", "https://sepolia.etherscan.io/tx/"),
+    ("eip155:8453", "https://basescan.org/tx/"),
+    ("eip155:84532", "https://sepolia.basescan.org/tx/"),
+];
 
 /// One way to pay, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +36,11 @@ pub struct OfferView {
     pub pay_to: String,
     /// The scheme.
     pub scheme: String,
+    /// The asset's decimals, when known.
+    pub decimals: Option<u8>,
+    /// Whether the page's wallet script can pay this offer (scheme `exact` on an EVM chain over
+    /// EIP-3009); other offers are shown for x402 clients.
+    pub payable: bool,
 }
 
 /// How the paywall page looks.
@@ -53,6 +49,7 @@ pub struct Paywall {
     title: String,
     logo_url: Option<String>,
     template: String,
+    explorers: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Paywall {
@@ -61,6 +58,10 @@ impl Default for Paywall {
             title: "Payment required".into(),
             logo_url: None,
             template: DEFAULT_TEMPLATE.into(),
+            explorers: DEFAULT_EXPLORERS
+                .iter()
+                .map(|(network, url)| ((*network).to_owned(), (*url).to_owned()))
+                .collect(),
         }
     }
 }
@@ -85,6 +86,15 @@ impl Paywall {
         self
     }
 
+    /// Links transactions on `network` (`eip155:84532`) to an explorer: the receipt shown after
+    /// paying links to `url_prefix` followed by the transaction hash. Ethereum, Base and their
+    /// Sepolia test networks have one by default.
+    #[must_use]
+    pub fn explorer(mut self, network: impl Into<String>, url_prefix: impl Into<String>) -> Self {
+        self.explorers.insert(network.into(), url_prefix.into());
+        self
+    }
+
     /// Replaces the page template (see [`DEFAULT_TEMPLATE`] for the placeholders). Values are
     /// HTML-escaped; the JSON is escaped for a `<script>` element.
     #[must_use]
@@ -100,19 +110,24 @@ impl Paywall {
             .as_ref()
             .map(|url| format!(r#"<img src="{}" alt="" height="48">"#, escape_html(url)))
             .unwrap_or_default();
+        let first_payable = offers.iter().position(|offer| offer.payable);
         let items: String = offers
             .iter()
-            .map(|offer| {
-                format!(
-                    "<li class=\"offer\"><div class=\"amount\">{} {}</div><div class=\"detail\">on {} · scheme {} · to {}</div></li>\n",
-                    escape_html(&offer.amount),
-                    escape_html(&offer.asset),
-                    escape_html(&offer.network),
-                    escape_html(&offer.scheme),
-                    escape_html(&offer.pay_to),
-                )
-            })
+            .enumerate()
+            .map(|(index, offer)| offer_item(index, offer, first_payable == Some(index)))
             .collect();
+        let config = serde_json::json!({
+            "offers": offers.iter().map(|offer| serde_json::json!({
+                "amount": offer.amount,
+                "asset": offer.asset,
+                "decimals": offer.decimals,
+                "network": offer.network,
+                "payable": offer.payable,
+            })).collect::<Vec<_>>(),
+            "explorers": self.explorers,
+        })
+        .to_string();
+        let script = format!("<script>\n{WALLET_SCRIPT}</script>");
         let json = serde_json::to_string(required).unwrap_or_default();
         let description = required.resource.description.clone().unwrap_or_default();
         render_template(&self.template, |name| match name {
@@ -122,9 +137,34 @@ impl Paywall {
             "resource" => Some(Value::Text(&required.resource.url)),
             "offers" => Some(Value::Markup(&items)),
             "payment_required_json" => Some(Value::Json(&json)),
+            "paywall_config_json" => Some(Value::Json(&config)),
+            "wallet_script" => Some(Value::Markup(&script)),
             _ => None,
         })
     }
+}
+
+/// One way to pay as a list item: a radio button (disabled when the page cannot pay it) with the
+/// amount and the details.
+fn offer_item(index: usize, offer: &OfferView, checked: bool) -> String {
+    let state = match (offer.payable, checked) {
+        (true, true) => " checked",
+        (true, false) => "",
+        (false, _) => " disabled",
+    };
+    let note = if offer.payable {
+        ""
+    } else {
+        " · pay with an x402 client"
+    };
+    format!(
+        "<li class=\"offer\"><label><input type=\"radio\" name=\"offer\" value=\"{index}\"{state}><span><span class=\"amount\">{} {}</span><span class=\"detail\">on {} · scheme {} · to {}{note}</span></span></label></li>\n",
+        escape_html(&offer.amount),
+        escape_html(&offer.asset),
+        escape_html(&offer.network),
+        escape_html(&offer.scheme),
+        escape_html(&offer.pay_to),
+    )
 }
 
 /// What a placeholder stands for.
@@ -234,6 +274,8 @@ mod tests {
             network: "eip155:84532".into(),
             pay_to: "0xabc".into(),
             scheme: "exact".into(),
+            decimals: Some(6),
+            payable: true,
         }];
         let page = Paywall::new()
             .title("Weather & Co")
@@ -244,6 +286,49 @@ mod tests {
         assert!(page.contains("https://api.example/&lt;script&gt;"));
         assert!(!page.contains("/<script>\""), "the JSON is escaped too");
         assert!(page.contains("a &quot;report&quot;"));
+    }
+
+    #[test]
+    fn offers_the_script_cannot_pay_are_disabled_and_explorers_reach_the_script() {
+        let required = PaymentRequired::new(ResourceInfo::new("https://api.example/r"), vec![]);
+        let offer = |network: &str, payable| OfferView {
+            amount: "1".into(),
+            asset: "USDC".into(),
+            network: network.into(),
+            pay_to: "payee".into(),
+            scheme: "exact".into(),
+            decimals: Some(6),
+            payable,
+        };
+        let page = Paywall::new()
+            .explorer("eip155:31337", "https://explorer.test/tx/")
+            .render(
+                &required,
+                &[offer("solana:devnet", false), offer("eip155:31337", true)],
+            );
+        assert!(page.contains(r#"value="0" disabled>"#), "{page}");
+        assert!(page.contains("pay with an x402 client"));
+        assert!(
+            page.contains(r#"value="1" checked>"#),
+            "the first payable offer is chosen"
+        );
+        let start = page.find(r#"id="paywall-config">"#).unwrap() + r#"id="paywall-config">"#.len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let config: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(
+            config["explorers"]["eip155:31337"],
+            "https://explorer.test/tx/"
+        );
+        assert_eq!(
+            config["explorers"]["eip155:8453"],
+            "https://basescan.org/tx/"
+        );
+        assert_eq!(config["offers"][1]["payable"], true);
+        assert_eq!(config["offers"][1]["decimals"], 6);
+        assert!(
+            page.contains("eip6963:requestProvider"),
+            "the wallet script is inlined"
+        );
     }
 
     #[test]

@@ -14,7 +14,17 @@
 //! With `store_url_env = "T402_STORE_URL"` at the top level, settlements are recorded in the
 //! Redis the variable names (`redis://host:port`), shared by every replica: a settlement retried
 //! on any replica answers the recorded result instead of sending again.
+//!
+//! Also at the top level, all optional:
+//!
+//! ```toml
+//! api_key_envs = ["PARTNER_A_KEY"]   # bearer keys, named after their variables
+//! rate_limit = { per_second = 20, burst = 40 }   # per key
+//! metrics = true                     # GET /metrics (default true)
+//! shutdown_grace_secs = 30           # on SIGTERM/SIGINT, wait this long for settlements
+//! ```
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +33,8 @@ use serde::Deserialize;
 use t402_core::{LocalFacilitator, Network};
 use t402_evm::chain::RpcChain;
 use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
+use t402_server::facilitator::RecordedFacilitator;
+use t402_server::facilitator_service::{ApiKeys, FacilitatorService, RateLimit};
 
 use crate::error::{CliError, exit};
 
@@ -38,6 +50,36 @@ pub(crate) struct Config {
     /// are recorded across replicas.
     #[serde(default)]
     pub(crate) store_url_env: Option<String>,
+    /// The environment variables holding API keys; without any, the service is open.
+    #[serde(default)]
+    pub(crate) api_key_envs: Vec<String>,
+    /// Requests per key.
+    #[serde(default)]
+    pub(crate) rate_limit: Option<RateLimitConfig>,
+    /// Whether `/metrics` is served.
+    #[serde(default = "yes")]
+    pub(crate) metrics: bool,
+    /// How long a shutdown waits for settlements in flight.
+    #[serde(default = "default_grace")]
+    pub(crate) shutdown_grace_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_grace() -> u64 {
+    30
+}
+
+/// A rate limit per API key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitConfig {
+    /// Requests per second, sustained.
+    pub(crate) per_second: NonZeroU32,
+    /// Requests at once above it.
+    pub(crate) burst: NonZeroU32,
 }
 
 /// One chain.
@@ -73,6 +115,7 @@ pub(crate) async fn build(path: &std::path::Path) -> Result<(Config, LocalFacili
     if let Some(name) = &config.store_url_env {
         env(name)?;
     }
+    api_keys(&config)?;
     if config.chains.is_empty() {
         return Err(CliError::new(
             exit::INPUT,
@@ -123,18 +166,25 @@ pub(crate) async fn build(path: &std::path::Path) -> Result<(Config, LocalFacili
     Ok((config, facilitator))
 }
 
-/// Serves until interrupted.
-pub(crate) async fn serve(path: &std::path::Path) -> Result<(), CliError> {
-    let (config, facilitator) = build(path).await?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .map_err(|err| CliError::new(exit::INPUT, format!("listen on {}: {err}", config.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
-    println!("facilitator listening on http://{address}");
-    tracing::info!(%address, "facilitator listening");
-    let facilitator: Arc<dyn t402_core::Facilitator> = match &config.store_url_env {
+/// The API keys the configuration names, each named after its variable.
+fn api_keys(config: &Config) -> Result<Option<ApiKeys>, CliError> {
+    if config.api_key_envs.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = Vec::new();
+    for name in &config.api_key_envs {
+        keys.push((name.clone(), env(name)?.trim().to_owned()));
+    }
+    ApiKeys::named(keys)
+        .map(Some)
+        .map_err(|err| CliError::new(exit::INPUT, err.to_string()))
+}
+
+type Recorded = RecordedFacilitator<LocalFacilitator>;
+
+/// The facilitator with its settlements recorded: in the configured store, else in memory.
+async fn recorded(config: &Config, facilitator: LocalFacilitator) -> Result<Recorded, CliError> {
+    match &config.store_url_env {
         Some(name) => {
             let url = env(name)?;
             let store = t402_server::store::RedisSettlementStore::connect(&url)
@@ -146,23 +196,134 @@ pub(crate) async fn serve(path: &std::path::Path) -> Result<(), CliError> {
                     )
                 })?;
             tracing::info!(store = ?store, "settlements recorded in the shared store");
-            Arc::new(t402_server::facilitator::RecordedFacilitator::new(
-                facilitator,
-                store,
-            ))
+            Ok(RecordedFacilitator::new(facilitator, store))
         }
         // One process: records in memory, so settlement is still detached from the caller and
         // idempotent across retries.
-        None => Arc::new(t402_server::facilitator::RecordedFacilitator::new(
+        None => Ok(RecordedFacilitator::new(
             facilitator,
             t402_core::MemorySettlementStore::new(),
         )),
-    };
-    let router = t402_server::facilitator_router(facilitator);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    }
+}
+
+/// `--check`: reads the configuration, connects to every chain and the store, prints what would
+/// be served and exits.
+pub(crate) async fn check(path: &std::path::Path, listen: Option<&str>) -> Result<(), CliError> {
+    let (config, facilitator) = build(path).await?;
+    let keys = api_keys(&config)?;
+    let recorded = recorded(&config, facilitator).await?;
+    let supported = t402_core::Facilitator::supported(&recorded)
         .await
-        .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))
+        .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
+    println!("configuration {} is valid", path.display());
+    println!("listen: {}", listen.unwrap_or(&config.listen));
+    for kind in &supported.kinds {
+        println!(
+            "serves: v{} {} on {}",
+            kind.version.number, kind.scheme, kind.network
+        );
+    }
+    for (family, signers) in &supported.signers {
+        println!("signers ({family}): {}", signers.join(", "));
+    }
+    println!(
+        "settlement store: {}",
+        match &config.store_url_env {
+            Some(name) => format!("Redis via ${name}"),
+            None => "in memory".into(),
+        }
+    );
+    println!(
+        "API keys: {}",
+        keys.map(|keys| keys.len().to_string())
+            .unwrap_or_else(|| "none (open to anyone who can reach it)".into())
+    );
+    Ok(())
+}
+
+/// Resolves on SIGTERM (what container runtimes send) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: shutting down");
+    }
+}
+
+/// Serves until SIGTERM or SIGINT; then stops accepting connections and waits (at most
+/// `shutdown_grace_secs`) for the requests and settlements in flight.
+pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Result<(), CliError> {
+    let (config, facilitator) = build(path).await?;
+    let keys = api_keys(&config)?;
+    let listen = listen.unwrap_or(&config.listen).to_owned();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|err| CliError::new(exit::INPUT, format!("listen on {listen}: {err}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
+    let recorded = recorded(&config, facilitator).await?;
+    let mut service = FacilitatorService::new(Arc::new(recorded.clone()));
+    if let Some(keys) = keys {
+        tracing::info!(keys = ?keys, "API keys required");
+        service = service.api_keys(keys);
+    } else {
+        tracing::warn!("no API keys: anyone who can reach this service can have it pay gas");
+    }
+    if let Some(limit) = &config.rate_limit {
+        service = service.rate_limit(RateLimit::new(limit.per_second, limit.burst));
+    }
+    if config.metrics {
+        service = service.with_metrics();
+    }
+    println!("facilitator listening on http://{address}");
+    tracing::info!(%address, "facilitator listening");
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let stopped_at = Arc::new(std::sync::OnceLock::new());
+    let signalled = stopped_at.clone();
+    let server = axum::serve(listener, service.router()).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = signalled.set(std::time::Instant::now());
+        let _ = stopping_tx.send(true);
+    });
+    // The server stops accepting at the signal and finishes its requests; it gets `grace` from
+    // then on.
+    let deadline = async {
+        let mut stopping = stopping;
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?,
+        () = deadline => tracing::warn!("requests still in flight after the grace period"),
+    }
+    // Settlements detached from requests that went away finish and are recorded too, within
+    // what is left of the grace period.
+    let left = grace.saturating_sub(stopped_at.get().map(|at| at.elapsed()).unwrap_or_default());
+    if !recorded.drain(left).await {
+        tracing::warn!(
+            in_flight = recorded.settlements_in_flight(),
+            "settlements still in flight after the grace period"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -58,6 +58,13 @@ enum Command {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+        /// Listen here instead of the file's `listen` (`127.0.0.1:4020`).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Check the configuration: read it, connect to every chain and the store, print what
+        /// would be served, and exit.
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -126,7 +133,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 ));
             }
         }
-        Command::Facilitator { config } => facilitator::serve(&config).await?,
+        Command::Facilitator {
+            config,
+            listen,
+            check: true,
+        } => facilitator::check(&config, listen.as_deref()).await?,
+        Command::Facilitator { config, listen, .. } => {
+            facilitator::serve(&config, listen.as_deref()).await?
+        }
     }
     Ok(())
 }

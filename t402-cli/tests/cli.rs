@@ -607,3 +607,211 @@ key_envs = ["T402_TEST_KEY"]
     assert_eq!(balance, U256::from(10_000u64));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One chain on anvil, an API key from the environment, a grace period; no store.
+fn keyed_config(dir: &std::path::Path, listen: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("facilitator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "{listen}"
+api_key_envs = ["T402_TEST_API_KEY"]
+shutdown_grace_secs = 30
+
+[[chains]]
+network = "eip155:31337"
+rpc_url_env = "T402_TEST_RPC_URL"
+key_envs = ["T402_TEST_KEY_1"]
+"#
+        ),
+    )
+    .unwrap();
+    config
+}
+
+const API_KEY: &str = "a-test-api-key-of-some-length";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_settlement_stops_taking_requests_and_finishes_it() {
+    use t402_core::Facilitator as _;
+    let Some(world) = t402_testkit::AnvilWorld::start().await else {
+        return;
+    };
+    let anvil = &world.anvil;
+    let key = PrivateKeySigner::random();
+    anvil
+        .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
+        .await;
+    let dir = std::env::temp_dir().join(format!("t402-cli-sigterm-{}", std::process::id()));
+    // The file's address cannot be bound: --listen replaces it.
+    let config = keyed_config(&dir, "203.0.113.1:4020");
+    let mut facilitator = {
+        let envs = [
+            ("T402_TEST_RPC_URL", anvil.url.clone()),
+            ("T402_TEST_KEY_1", key_hex(&key)),
+            ("T402_TEST_API_KEY", API_KEY.to_owned()),
+        ];
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("t402"))
+            .args(["facilitator", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .envs(envs.iter().map(|(name, value)| (*name, value)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).unwrap();
+            line
+        })
+        .await
+        .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("facilitator listening on ")
+            .expect("the facilitator prints its address")
+            .to_owned();
+        Facilitator { child, base }
+    };
+    let base = facilitator.base.clone();
+    let keyed = |endpoint: t402_server::facilitator::Endpoint| {
+        let _ = endpoint;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {API_KEY}").parse().unwrap(),
+        );
+        headers
+    };
+    // Without the key: refused.
+    let refused = reqwest::get(format!("{base}/supported")).await.unwrap();
+    assert_eq!(refused.status(), 401);
+
+    let request = world.payment(1_000).await;
+    world.set_automine(false).await;
+    let settling = {
+        let remote = t402_server::facilitator::HttpFacilitator::new(&base)
+            .unwrap()
+            .with_auth_headers(keyed);
+        tokio::spawn(async move { remote.settle(&request).await })
+    };
+    let mut pending = 0;
+    for _ in 0..200 {
+        pending = quantity(&rpc(anvil, "txpool_status", serde_json::json!([])).await["pending"]);
+        if pending > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        pending, 1,
+        "the transfer is broadcast and waits for a block"
+    );
+
+    // SIGTERM, as a container runtime sends it.
+    let status = StdCommand::new("kill")
+        .args(["-TERM", &facilitator.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // New connections are refused while the settlement in flight goes on.
+    let mut refused_new = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/health")).await.is_err() {
+            refused_new = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused_new, "the listener is closed after SIGTERM");
+    assert!(
+        facilitator.child.try_wait().unwrap().is_none(),
+        "the process waits for its settlement"
+    );
+
+    world.mine().await;
+    let settled = tokio::time::timeout(Duration::from_secs(30), settling)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the settlement in flight is answered");
+    assert!(settled.success, "{settled:?}");
+    assert_eq!(
+        world.token_balance(world.pay_to).await,
+        U256::from(1_000u64)
+    );
+    let exited = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = facilitator.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        exited
+            .expect("the process exits after its settlement")
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_connects_everything_prints_what_would_be_served_and_exits() {
+    let Some(world) = t402_testkit::AnvilWorld::start().await else {
+        return;
+    };
+    let key = PrivateKeySigner::random();
+    let dir = std::env::temp_dir().join(format!("t402-cli-check-{}", std::process::id()));
+    let config = keyed_config(&dir, "127.0.0.1:4020");
+    let envs = [
+        ("T402_TEST_RPC_URL", world.anvil.url.clone()),
+        ("T402_TEST_KEY_1", key_hex(&key)),
+        ("T402_TEST_API_KEY", API_KEY.to_owned()),
+    ];
+    let output = t402()
+        .args(["facilitator", "--check", "--config"])
+        .arg(&config)
+        .envs(envs.iter().map(|(name, value)| (*name, value)))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("listen: 127.0.0.1:4020"), "{text}");
+    assert!(text.contains("serves: v2 exact on eip155:31337"), "{text}");
+    assert!(
+        text.contains(&format!("signers (eip155:*): {}", key.address())),
+        "{text}"
+    );
+    assert!(text.contains("settlement store: in memory"), "{text}");
+    assert!(text.contains("API keys: 1"), "{text}");
+    assert!(!text.contains(API_KEY), "keys are never printed");
+
+    // A key the file names but the environment lacks: an input error, nothing served.
+    t402()
+        .args(["facilitator", "--check", "--config"])
+        .arg(&config)
+        .envs(envs[..2].iter().map(|(name, value)| (*name, value)))
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    // A node that cannot be reached: a transport error.
+    t402()
+        .args(["facilitator", "--check", "--config"])
+        .arg(&config)
+        .env("T402_TEST_RPC_URL", "http://127.0.0.1:9")
+        .envs(envs[1..].iter().map(|(name, value)| (*name, value)))
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -133,6 +133,8 @@ reasons! {
     T402PaymentReplayed = ("t402_payment_replayed", 2016, "The payment was already presented to this server (replay guard)."),
     T402ResponseTooLarge = ("t402_response_too_large", 2017, "The handler's response exceeded the buffering limit, so it cannot be held until settlement."),
     T402SettlementStoreUnavailable = ("t402_settlement_store_unavailable", 2018, "The settlement store (replay guard) cannot be reached: paid requests are refused until it returns."),
+    T402Unauthorized = ("t402_unauthorized", 2019, "The facilitator service needs a valid API key (`Authorization: Bearer <key>`)."),
+    T402RateLimited = ("t402_rate_limited", 2020, "Too many requests for this API key: retry after the time `Retry-After` gives."),
     // facilitator: message checks
     InvalidX402Version = ("invalid_x402_version", 3001, "The protocol version is missing, malformed or unsupported."),
     InvalidPayload = ("invalid_payload", 3002, "The payment payload is malformed."),

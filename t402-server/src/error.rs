@@ -3,7 +3,7 @@
 //! where an answer becomes a response.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use t402_core::codec::{PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER, encode_header};
@@ -139,6 +139,14 @@ pub enum PaymentError {
     ServiceUnavailable(FacilitatorError),
     /// The settlement store (replay guard) cannot be reached: 503, nothing is served.
     StoreUnavailable(t402_core::StoreError),
+    /// The facilitator service needs an API key and the request has no valid one: 401 with
+    /// `WWW-Authenticate: Bearer`.
+    Unauthorized,
+    /// The API key is over its rate limit: 429 with `Retry-After`.
+    RateLimited {
+        /// How long until a request is admitted again.
+        retry_after: std::time::Duration,
+    },
 }
 
 /// A challenge answer: status, the encoded `PAYMENT-REQUIRED` value and the body.
@@ -193,6 +201,8 @@ impl PaymentError {
             Self::ServiceUnavailable(_) | Self::StoreUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -209,6 +219,8 @@ impl PaymentError {
             Self::Config(err) => Some(err.reason()),
             Self::Server { reason, .. } | Self::BadRequest { reason, .. } => Some(reason.clone()),
             Self::StoreUnavailable(_) => Some(Reason::T402SettlementStoreUnavailable),
+            Self::Unauthorized => Some(Reason::T402Unauthorized),
+            Self::RateLimited { .. } => Some(Reason::T402RateLimited),
         }
     }
 
@@ -216,6 +228,7 @@ impl PaymentError {
     /// the v1 challenge or the paywall page for challenges) and the payment headers.
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
+        let mut extra_header = None;
         let (body, content_type, payment_header) = match self {
             Self::Challenge(challenge) => {
                 let Challenge { header, body, .. } = *challenge;
@@ -247,12 +260,38 @@ impl PaymentError {
                 JSON,
                 None,
             ),
+            Self::Unauthorized => {
+                extra_header = Some((WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                (
+                    error_json(
+                        &Reason::T402Unauthorized,
+                        "send a valid API key as `Authorization: Bearer <key>`",
+                    ),
+                    JSON,
+                    None,
+                )
+            }
+            Self::RateLimited { retry_after } => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                extra_header = Some((RETRY_AFTER, HeaderValue::from(seconds.max(1))));
+                (
+                    error_json(
+                        &Reason::T402RateLimited,
+                        &format!("retry in {} ms", retry_after.as_millis()),
+                    ),
+                    JSON,
+                    None,
+                )
+            }
         };
         let mut response = Response::new(Full::new(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         if let Some((name, value)) = payment_header {
+            headers.insert(name, value);
+        }
+        if let Some((name, value)) = extra_header {
             headers.insert(name, value);
         }
         expose_payment_headers(headers);
@@ -291,6 +330,10 @@ impl std::fmt::Display for PaymentError {
                 write!(f, "{reason}: {message}")
             }
             Self::StoreUnavailable(err) => err.fmt(f),
+            Self::Unauthorized => f.write_str("no valid API key"),
+            Self::RateLimited { retry_after } => {
+                write!(f, "rate limited for {} ms", retry_after.as_millis())
+            }
         }
     }
 }

@@ -43,6 +43,7 @@ pub struct RecordedFacilitator<F> {
     store: Arc<dyn SettlementStore>,
     payment_id: PaymentIdOf,
     wait: Duration,
+    settlements: tokio_util::task::TaskTracker,
 }
 
 impl<F> Clone for RecordedFacilitator<F> {
@@ -52,6 +53,7 @@ impl<F> Clone for RecordedFacilitator<F> {
             store: self.store.clone(),
             payment_id: self.payment_id.clone(),
             wait: self.wait,
+            settlements: self.settlements.clone(),
         }
     }
 }
@@ -89,7 +91,25 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
             store: Arc::new(store),
             payment_id,
             wait: DEFAULT_SETTLEMENT_WAIT,
+            settlements: tokio_util::task::TaskTracker::new(),
         }
+    }
+
+    /// Settlements running now (each in a task of its own, which a caller going away does not
+    /// stop).
+    pub fn settlements_in_flight(&self) -> usize {
+        self.settlements.len()
+    }
+
+    /// Waits, at most `within`, for the settlements in flight to finish and be recorded: for a
+    /// graceful shutdown, after the server stopped taking requests. `true` when none is left.
+    pub async fn drain(&self, within: Duration) -> bool {
+        self.settlements.close();
+        let drained = tokio::time::timeout(within, self.settlements.wait())
+            .await
+            .is_ok();
+        self.settlements.reopen();
+        drained
     }
 
     /// Sets how long a settlement of a payment in flight waits for its answer (default
@@ -141,7 +161,7 @@ impl<F: Facilitator + 'static> RecordedFacilitator<F> {
     ) -> Result<SettleResponse, FacilitatorError> {
         let inner = self.inner.clone();
         let store = self.store.clone();
-        let task = tokio::spawn(async move {
+        let task = self.settlements.spawn(async move {
             let journal = SendJournal::new(store.as_ref(), &id);
             let outcome = inner.settle_journaled(&request, journal).await;
             let recorded = match &outcome {

@@ -22,7 +22,7 @@ use alloy_signer_local::PrivateKeySigner;
 use t402_core::{LocalFacilitator, Network};
 use t402_evm::devnet::Devnet;
 use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
-use t402_examples::paid_api::{Pricing, payment_layer, router};
+use t402_examples::paid_api::{Pricing, metered_app};
 
 const CHAIN: u64 = 31337;
 
@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         decimals: 6,
         pay_to: PrivateKeySigner::random().address().to_checksum(None),
     };
-    let app = router(payment_layer(&pricing, Arc::new(facilitator)).await?);
+    let app = metered_app(&pricing, Arc::new(facilitator)).await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!(
         "paid API on http://{} (devnet chain {CHAIN}, token {token})",
@@ -68,7 +68,7 @@ async fn on_base_sepolia(url: &str, addr: &str) -> Result<(), Box<dyn std::error
     let pricing =
         Pricing::default_usdc(network.clone(), &pay_to).ok_or("no USDC on the network")?;
     let facilitator = t402_server::facilitator::HttpFacilitator::new(url)?;
-    let app = router(payment_layer(&pricing, Arc::new(facilitator)).await?);
+    let app = metered_app(&pricing, Arc::new(facilitator)).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!(
         "paid API on http://{} ({network}, USDC {}, paid to {pay_to}, facilitator {url})",

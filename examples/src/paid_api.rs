@@ -2,16 +2,19 @@
 //!
 //! - `GET /weather`: 0.001 of the token;
 //! - `GET /report/:id`: 0.01 of the token, and the handler names the payer;
-//! - `GET /health`: free.
+//! - `GET /health`: free;
+//! - `GET /metrics`: the payment layer's Prometheus metrics ([`metered_app`]), free.
 
 use std::sync::Arc;
 
 use axum::extract::Path;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 use t402_core::{AssetAmount, Facilitator, Network, NetworkPattern, Price};
 use t402_evm::ExactEvmServer;
+use t402_server::metrics::LayerMetrics;
 use t402_server::{ConfigError, PaymentLayer, PaymentOption, Route, VerifiedPayment};
 
 /// What the API is paid in, and to whom.
@@ -77,9 +80,50 @@ pub async fn payment_layer_with_hooks(
     facilitator: Arc<dyn Facilitator>,
     hooks: impl t402_server::PaymentHooks,
 ) -> Result<PaymentLayer, ConfigError> {
+    builder(pricing, facilitator)
+        .hooks(hooks)
+        .build_and_initialize()
+        .await
+}
+
+/// The whole app with the payment layer's metrics (challenges, paid requests, failures,
+/// facilitator latency) served at `GET /metrics` in the Prometheus text format.
+pub async fn metered_app(
+    pricing: &Pricing,
+    facilitator: Arc<dyn Facilitator>,
+) -> Result<Router, ConfigError> {
+    let mut registry = Registry::default();
+    let metrics = LayerMetrics::register(&mut registry);
+    let layer = builder(pricing, facilitator)
+        .metrics(metrics)
+        .build_and_initialize()
+        .await?;
+    let registry = Arc::new(registry);
+    let scrape = get(move || {
+        let registry = registry.clone();
+        async move {
+            let mut text = String::new();
+            // Writing to a String cannot fail.
+            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                text,
+            )
+        }
+    });
+    Ok(router(layer).route("/metrics", scrape))
+}
+
+/// The layer's configuration: the EVM mechanism and the two priced routes.
+fn builder(
+    pricing: &Pricing,
+    facilitator: Arc<dyn Facilitator>,
+) -> t402_server::PaymentLayerBuilder {
     let evm = NetworkPattern::parse("eip155:*").expect("a valid pattern");
     PaymentLayer::builder()
-        .hooks(hooks)
         .facilitator(facilitator)
         .mechanism(evm, Arc::new(ExactEvmServer))
         .route(
@@ -94,8 +138,6 @@ pub async fn payment_layer_with_hooks(
                 .description("A market report")
                 .mime_type("application/json"),
         )
-        .build_and_initialize()
-        .await
 }
 
 /// The API's routes behind `payments`.

@@ -196,3 +196,41 @@ async fn the_reference_fetch_client_pays_the_example_api() {
         U256::from(1_000_000u64 - 1_000)
     );
 }
+
+#[tokio::test]
+async fn the_example_serves_its_metrics() {
+    let Some(world) = t402_testkit::AnvilWorld::start().await else {
+        return;
+    };
+    let pricing = Pricing {
+        network: world.network(),
+        token: world.token.to_checksum(None),
+        token_name: "USD Coin".into(),
+        token_version: "2".into(),
+        decimals: 6,
+        pay_to: world.pay_to.to_checksum(None),
+    };
+    let app = t402_examples::paid_api::metered_app(&pricing, world.facilitator.clone())
+        .await
+        .unwrap();
+    let base = t402_testkit::serve(app).await;
+    for _ in 0..2 {
+        let unpaid = reqwest::get(format!("{base}/weather")).await.unwrap();
+        assert_eq!(unpaid.status(), 402);
+    }
+    let scraped = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(scraped.status(), 200, "the metrics route is free");
+    assert!(
+        scraped.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = scraped.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|line| line == r#"t402_server_challenges_total{route="GET /weather"} 2"#),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics text: {text}");
+}

@@ -263,6 +263,9 @@ pub(crate) async fn unpaid(state: &LayerState, route_index: usize, parts: &Parts
             Err(err) => err,
         },
     };
+    if let Some(metrics) = &state.metrics {
+        metrics.challenge(priced.pattern.as_str());
+    }
     state.hooks.on_challenge(&ChallengeEvent {
         method: &parts.method,
         uri: &parts.uri,

@@ -82,6 +82,7 @@ pub struct PaymentLayerBuilder {
     store: Option<Arc<dyn SettlementStore>>,
     version_key: VersionKey,
     serves_v1: bool,
+    metrics: Option<crate::metrics::LayerMetrics>,
 }
 
 impl Default for PaymentLayerBuilder {
@@ -97,6 +98,7 @@ impl Default for PaymentLayerBuilder {
             store: Some(Arc::new(MemorySettlementStore::new())),
             version_key: VersionKey::Both,
             serves_v1: true,
+            metrics: None,
         }
     }
 }
@@ -199,6 +201,15 @@ impl PaymentLayerBuilder {
         self
     }
 
+    /// Records challenges, paid requests, failures and facilitator latency in `metrics`
+    /// (registered in your Prometheus registry with [`LayerMetrics::register`]).
+    ///
+    /// [`LayerMetrics::register`]: crate::metrics::LayerMetrics::register
+    pub fn metrics(mut self, metrics: crate::metrics::LayerMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// The largest payment header accepted (default 32 KiB).
     pub fn max_header_bytes(mut self, bytes: usize) -> Self {
         self.codec = self.codec.with_max_bytes(bytes);
@@ -240,6 +251,7 @@ impl PaymentLayerBuilder {
                 codec: self.codec,
                 version_key: self.version_key,
                 serves_v1: self.serves_v1,
+                metrics: self.metrics,
                 store: self.store,
                 initialized: AtomicBool::new(false),
                 initializing: Mutex::new(()),

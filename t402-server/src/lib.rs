@@ -19,6 +19,7 @@ pub mod facilitator;
 #[cfg(feature = "facilitator-service")]
 pub mod facilitator_service;
 pub mod hooks;
+pub mod metrics;
 pub mod paywall;
 pub mod route;
 pub mod store;

@@ -175,7 +175,7 @@ where
     };
     if priced.route.settle_mode == SettleMode::BeforeHandler {
         settling();
-        let settled = match settle(state, accepted, &requirements).await {
+        let settled = match settle(state, priced.pattern.as_str(), accepted, &requirements).await {
             Ok(settled) => settled,
             Err(error) => {
                 let outcome = settle_outcome(&error);
@@ -214,7 +214,7 @@ where
         Err(error) => return (Ok(answer(error)), Outcome::Release),
     };
     settling();
-    match settle(state, accepted, &to_settle).await {
+    match settle(state, priced.pattern.as_str(), accepted, &to_settle).await {
         Ok(settled) => {
             attach_settlement(&mut parts.headers, &settled);
             (
@@ -331,11 +331,16 @@ async fn verify(
         let failure = PaymentFailure::Aborted {
             reason: reason.clone(),
         };
-        state.hooks.on_failure(event, &failure).await;
+        report_failure(state, priced.pattern.as_str(), event, &failure).await;
         return Err(offers.refusal(route, StatusCode::PAYMENT_REQUIRED, reason, Some(message)));
     }
     let request = accepted.facilitator_request(&event.requirements);
-    let verified = match state.facilitators.verify(&request).await {
+    let started = std::time::Instant::now();
+    let verified = state.facilitators.verify(&request).await;
+    if let Some(metrics) = &state.metrics {
+        metrics.facilitator_call("verify", started.elapsed());
+    }
+    let verified = match verified {
         Ok(verified) => verified,
         Err(err) => {
             tracing::warn!(error = %err, "verification could not be done");
@@ -343,7 +348,7 @@ async fn verify(
                 reason: err.reason(),
                 message: err.to_string(),
             };
-            state.hooks.on_failure(event, &failure).await;
+            report_failure(state, priced.pattern.as_str(), event, &failure).await;
             return Err(err.into());
         }
     };
@@ -357,10 +362,8 @@ async fn verify(
         } else {
             StatusCode::PAYMENT_REQUIRED
         };
-        state
-            .hooks
-            .on_failure(event, &PaymentFailure::Refused(verified.clone()))
-            .await;
+        let failure = PaymentFailure::Refused(verified.clone());
+        report_failure(state, priced.pattern.as_str(), event, &failure).await;
         let message = verified.invalid_message.clone().unwrap_or_default();
         return Err(offers.refusal(route, status, reason, Some(message)));
     }
@@ -443,6 +446,7 @@ fn used_requirements(
 /// (`success: false`), or 502/504 when the facilitator could not be used.
 async fn settle(
     state: &LayerState,
+    route: &str,
     accepted: &Accepted,
     requirements: &PaymentRequirements,
 ) -> Result<SettleResponse, PaymentError> {
@@ -452,22 +456,28 @@ async fn settle(
         let failure = PaymentFailure::Aborted {
             reason: reason.clone(),
         };
-        state.hooks.on_failure(event, &failure).await;
+        report_failure(state, route, event, &failure).await;
         let refused = SettleResponse::failure(reason, network, None).with_message(message);
         return Err(PaymentError::SettlementFailed(Box::new(refused)));
     }
     let request = accepted.facilitator_request(requirements);
-    match state.facilitators.settle(&request).await {
+    let started = std::time::Instant::now();
+    let settled = state.facilitators.settle(&request).await;
+    if let Some(metrics) = &state.metrics {
+        metrics.facilitator_call("settle", started.elapsed());
+    }
+    match settled {
         Ok(settled) if settled.success => {
+            if let Some(metrics) = &state.metrics {
+                metrics.paid(route, &accepted.network_name(), &event.requirements.scheme);
+            }
             state.hooks.after_settle(event, &settled).await;
             Ok(settled)
         }
         Ok(failed) => {
             tracing::warn!(reason = ?failed.error_reason, "settlement failed");
-            state
-                .hooks
-                .on_failure(event, &PaymentFailure::SettlementFailed(failed.clone()))
-                .await;
+            let failure = PaymentFailure::SettlementFailed(failed.clone());
+            report_failure(state, route, event, &failure).await;
             Err(PaymentError::SettlementFailed(Box::new(failed)))
         }
         Err(err) => {
@@ -476,7 +486,7 @@ async fn settle(
                 reason: err.reason(),
                 message: err.to_string(),
             };
-            state.hooks.on_failure(event, &failure).await;
+            report_failure(state, route, event, &failure).await;
             Err(err.into())
         }
     }
@@ -502,4 +512,35 @@ fn used_amount(parts: &mut http::response::Parts) -> Result<Option<Amount>, Stri
             .map_err(|err| format!("Settlement-Overrides amount: {err}")),
         None => Ok(None),
     }
+}
+
+/// Tells the metrics and the hooks how a payment failed.
+async fn report_failure(
+    state: &LayerState,
+    route: &str,
+    event: &PaymentEvent,
+    failure: &PaymentFailure,
+) {
+    if let Some(metrics) = &state.metrics {
+        let (stage, reason) = match failure {
+            PaymentFailure::Refused(verified) => (
+                "verify",
+                verified
+                    .invalid_reason
+                    .as_ref()
+                    .map_or("invalid", Reason::as_str),
+            ),
+            PaymentFailure::SettlementFailed(settled) => (
+                "settle",
+                settled
+                    .error_reason
+                    .as_ref()
+                    .map_or("failed", Reason::as_str),
+            ),
+            PaymentFailure::Facilitator { reason, .. } => ("facilitator", reason.as_str()),
+            PaymentFailure::Aborted { reason } => ("aborted", reason.as_str()),
+        };
+        metrics.failure(route, stage, reason);
+    }
+    state.hooks.on_failure(event, failure).await;
 }

@@ -73,6 +73,8 @@ pub(crate) struct LayerState {
     pub(crate) version_key: VersionKey,
     /// Whether v1 clients are served (the 402 body, `X-PAYMENT`).
     pub(crate) serves_v1: bool,
+    /// Prometheus metrics, when configured.
+    pub(crate) metrics: Option<crate::metrics::LayerMetrics>,
     /// Where payments are claimed (the replay guard); `None` turns the guard off.
     pub(crate) store: Option<Arc<dyn t402_core::SettlementStore>>,
     /// Set once the routes were checked against the facilitators.

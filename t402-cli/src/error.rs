@@ -60,6 +60,18 @@ impl CliError {
     }
 }
 
+impl CliError {
+    /// The error as JSON: `{"error": reason, "code": "T402-…", "message": …, "exit": n}`.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": self.reason.as_ref().map(Reason::as_str),
+            "code": self.reason.as_ref().and_then(Reason::code).map(|code| code.to_string()),
+            "message": self.message,
+            "exit": self.code,
+        })
+    }
+}
+
 impl From<t402_client::ClientError> for CliError {
     fn from(err: t402_client::ClientError) -> Self {
         use t402_client::ClientError as E;

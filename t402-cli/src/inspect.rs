@@ -5,6 +5,7 @@ use t402_core::PaymentRequirements;
 use t402_core::asset::default_asset;
 
 use crate::error::{CliError, exit};
+use crate::output::Output;
 
 /// The amount in token units when the asset is a default stablecoin, else atomic units.
 pub(crate) fn display_amount(offer: &PaymentRequirements) -> String {
@@ -21,7 +22,7 @@ pub(crate) fn display_amount(offer: &PaymentRequirements) -> String {
 }
 
 /// Requests `url` and describes its challenge.
-pub(crate) async fn inspect(url: &str) -> Result<String, CliError> {
+pub(crate) async fn inspect(url: &str) -> Result<Output, CliError> {
     let response = reqwest::get(url)
         .await
         .map_err(|err| CliError::new(exit::TRANSPORT, format!("GET {url}: {err}")))?;
@@ -32,7 +33,10 @@ pub(crate) async fn inspect(url: &str) -> Result<String, CliError> {
         .await
         .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
     if status.as_u16() != 402 {
-        return Ok(format!("{url} answered {status}: no payment asked\n"));
+        return Ok(Output::new(
+            format!("{url} answered {status}: no payment asked\n"),
+            serde_json::json!({"url": url, "status": status.as_u16(), "offers": []}),
+        ));
     }
     let challenge = Payer::new().read_challenge(&headers, &body)?;
     let rows: Vec<[String; 6]> = challenge
@@ -80,5 +84,29 @@ pub(crate) async fn inspect(url: &str) -> Result<String, CliError> {
         out.push_str(&line(row));
         out.push('\n');
     }
-    Ok(out)
+    let offers: Vec<serde_json::Value> = challenge
+        .offers()
+        .iter()
+        .map(|offer| {
+            serde_json::json!({
+                "scheme": offer.scheme,
+                "network": offer.network.to_string(),
+                "amount": offer.amount.to_string(),
+                "display": display_amount(offer),
+                "asset": offer.asset,
+                "payTo": offer.pay_to,
+                "maxTimeoutSeconds": offer.max_timeout_seconds,
+            })
+        })
+        .collect();
+    Ok(Output::new(
+        out,
+        serde_json::json!({
+            "url": url,
+            "status": 402,
+            "version": challenge.version(),
+            "error": challenge.error(),
+            "offers": offers,
+        }),
+    ))
 }

@@ -2,24 +2,35 @@
 //! facilitator. Errors are one line with the reason and its T402 code; exit codes are listed in
 //! `docs/src/cli.md`.
 
+mod balance;
 mod decode;
 mod error;
 mod facilitator;
 mod inspect;
+mod keys;
+mod output;
 mod pay;
+mod supported;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use serde_json::json;
 use t402_core::Network;
 
 use crate::error::{CliError, exit};
+use crate::keys::Chain;
+use crate::output::Output;
 
 /// Pay and get paid over HTTP with 402 Payment Required.
 #[derive(Debug, Parser)]
 #[command(name = "t402", version, about)]
 struct Cli {
+    /// Print JSON (for scripts) instead of text; errors too, on standard error.
+    #[arg(long, global = true, env = "T402_JSON")]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,7 +52,7 @@ enum Command {
         /// The URL.
         url: String,
         /// The most to pay per request, in token units of a USD stablecoin (or of --asset).
-        #[arg(long, default_value = "0.10")]
+        #[arg(long, default_value = "0.10", env = "T402_MAX")]
         max: String,
         /// Only pay on this network (repeatable).
         #[arg(long)]
@@ -50,13 +61,31 @@ enum Command {
         #[arg(long)]
         asset: Vec<String>,
         /// A file holding the hex private key.
-        #[arg(long)]
+        #[arg(long, env = "T402_KEY_FILE")]
         key_file: Option<PathBuf>,
+        /// The method (default GET, or POST with --data).
+        #[arg(short = 'X', long)]
+        method: Option<String>,
+        /// A header, `Name: value` (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// The request body, or `@file` to send a file.
+        #[arg(short = 'd', long)]
+        data: Option<String>,
+        /// Write the response body to this file, byte for byte.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// Seconds the whole exchange may take.
+        #[arg(long, default_value_t = 60, env = "T402_TIMEOUT")]
+        timeout: u64,
+        /// Show what would be paid and stop before signing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Serve the facilitator HTTP service for the chains of a TOML file.
     Facilitator {
         /// The configuration file.
-        #[arg(long)]
+        #[arg(long, env = "T402_FACILITATOR_CONFIG")]
         config: PathBuf,
         /// Listen here instead of the file's `listen` (`127.0.0.1:4020`).
         #[arg(long)]
@@ -66,6 +95,57 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Make a key, write it to a file readable by you alone (mode 0600), print its address.
+    Keygen {
+        /// The chain family.
+        #[arg(long, value_enum)]
+        chain: Chain,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the address of the key in $T402_PRIVATE_KEY ($T402_SOLANA_KEY) or --key-file.
+    Address {
+        /// The chain family.
+        #[arg(long, value_enum, default_value = "evm")]
+        chain: Chain,
+        /// A file holding the key.
+        #[arg(long, env = "T402_KEY_FILE")]
+        key_file: Option<PathBuf>,
+    },
+    /// What an address holds of a token, read from the node at $T402_RPC_URL (EVM).
+    Balance {
+        /// The network (`eip155:84532`, or a v1 name such as `base-sepolia`).
+        network: String,
+        /// The token (default: the network's USDC).
+        #[arg(long)]
+        asset: Option<String>,
+        /// The token's decimals, when it is not a default stablecoin.
+        #[arg(long)]
+        decimals: Option<u8>,
+        /// The holder (default: the address of your key).
+        #[arg(long)]
+        address: Option<String>,
+        /// A file holding the key whose address is read.
+        #[arg(long, env = "T402_KEY_FILE")]
+        key_file: Option<PathBuf>,
+    },
+    /// What a facilitator supports (`GET /supported`; API key from $T402_FACILITATOR_API_KEY).
+    Supported {
+        /// The facilitator's base URL.
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Print a completion script for a shell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn parse_network(text: &str) -> Result<Network, CliError> {
@@ -73,8 +153,8 @@ fn parse_network(text: &str) -> Result<Network, CliError> {
         .map_err(|err| CliError::new(exit::INPUT, format!("network {text}: {err}")))
 }
 
-async fn run(cli: Cli) -> Result<(), CliError> {
-    match cli.command {
+async fn run(command: Command, json: bool) -> Result<(), CliError> {
+    match command {
         Command::Decode { value } => {
             let value = if value == "-" {
                 let mut text = String::new();
@@ -85,22 +165,29 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 value
             };
-            let (kind, json) = decode::decode(&value)?;
-            println!("kind: {}", kind.label());
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json).unwrap_or_default()
+            let (kind, decoded) = decode::decode(&value)?;
+            let text = format!(
+                "kind: {}\n{}\n",
+                kind.label(),
+                serde_json::to_string_pretty(&decoded).unwrap_or_default()
             );
+            Output::new(text, json!({"kind": kind.label(), "value": decoded})).print(json);
         }
-        Command::Inspect { url } => print!("{}", inspect::inspect(&url).await?),
+        Command::Inspect { url } => inspect::inspect(&url).await?.print(json),
         Command::Pay {
             url,
             max,
             network,
             asset,
             key_file,
+            method,
+            headers,
+            data,
+            output,
+            timeout,
+            dry_run,
         } => {
-            let key = pay::load_key(key_file.as_deref())?;
+            let key = keys::evm_key(key_file.as_deref())?;
             let networks = network
                 .iter()
                 .map(|n| parse_network(n))
@@ -123,9 +210,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 max,
                 networks,
                 assets,
+                method,
+                headers,
+                data,
+                output,
+                timeout: Duration::from_secs(timeout),
+                dry_run,
             };
             let outcome = pay::pay(&url, key, &options).await?;
-            print!("{}", outcome.text);
+            if json {
+                outcome.output.print(true);
+            } else {
+                print!("{}", outcome.output.text);
+                if let Some(body) = &outcome.body {
+                    // The body as it came, binary or not.
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = stdout.write_all(body);
+                    if !body.ends_with(b"\n") && std::str::from_utf8(body).is_ok() {
+                        let _ = stdout.write_all(b"\n");
+                    }
+                }
+            }
             if !outcome.success {
                 return Err(CliError::new(
                     exit::FAILED_ANSWER,
@@ -141,8 +246,62 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Facilitator { config, listen, .. } => {
             facilitator::serve(&config, listen.as_deref()).await?
         }
+        Command::Keygen { chain, out, force } => {
+            let address = keys::keygen(chain, &out, force)?;
+            Output::new(
+                format!("{address}\nkey written to {} (mode 0600)\n", out.display()),
+                json!({"chain": chain_name(chain), "address": address, "file": out.display().to_string()}),
+            )
+            .print(json);
+        }
+        Command::Address { chain, key_file } => {
+            let address = match chain {
+                Chain::Evm => keys::evm_key(key_file.as_deref())?
+                    .address()
+                    .to_checksum(None),
+                Chain::Solana => keys::solana_address(&keys::solana_key(key_file.as_deref())?),
+            };
+            Output::new(
+                format!("{address}\n"),
+                json!({"chain": chain_name(chain), "address": address}),
+            )
+            .print(json);
+        }
+        Command::Balance {
+            network,
+            asset,
+            decimals,
+            address,
+            key_file,
+        } => {
+            let network = parse_network(&network)?;
+            let holder = match address {
+                Some(address) => address
+                    .parse()
+                    .map_err(|_| CliError::new(exit::INPUT, format!("--address {address}")))?,
+                None => keys::evm_key(key_file.as_deref())?.address(),
+            };
+            balance::balance(&network, asset.as_deref(), decimals, holder)
+                .await?
+                .print(json);
+        }
+        Command::Supported { url, timeout } => {
+            supported::supported(&url, Duration::from_secs(timeout))
+                .await?
+                .print(json);
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "t402", &mut std::io::stdout());
+        }
     }
     Ok(())
+}
+
+fn chain_name(chain: Chain) -> &'static str {
+    match chain {
+        Chain::Evm => "evm",
+        Chain::Solana => "solana",
+    }
 }
 
 #[tokio::main]
@@ -164,8 +323,13 @@ async fn main() {
             std::process::exit(code);
         }
     };
-    if let Err(err) = run(cli).await {
-        eprintln!("{}", err.line());
+    let json = cli.json;
+    if let Err(err) = run(cli.command, json).await {
+        if json {
+            eprintln!("{}", err.json());
+        } else {
+            eprintln!("{}", err.line());
+        }
         std::process::exit(err.code);
     }
 }

@@ -1,38 +1,22 @@
-//! `t402 pay <url>`: pays for a URL with a key read from the environment or a file.
+//! `t402 pay <url>`: pays for a URL with a key read from the environment or a file; like curl,
+//! with a method, headers, a body and an output file.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use alloy_signer_local::PrivateKeySigner;
-use t402_client::{Client, Payer, SpendPolicy};
-use t402_core::{Network, NetworkPattern};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use t402_client::{Client, ClientError, PayDecision, PayHooks, Payer, SpendPolicy};
+use t402_core::error::BoxFuture;
+use t402_core::{Network, NetworkPattern, PaymentRequirements};
 use t402_evm::ExactEvmClient;
 
 use crate::error::{CliError, exit};
+use crate::output::Output;
 
-/// The environment variable holding the payer's private key (hex).
-pub(crate) const KEY_ENV: &str = "T402_PRIVATE_KEY";
-
-/// Where the key comes from: never the command line.
-pub(crate) fn load_key(key_file: Option<&std::path::Path>) -> Result<PrivateKeySigner, CliError> {
-    let text = match key_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|err| {
-            CliError::new(exit::INPUT, format!("key file {}: {err}", path.display()))
-        })?,
-        None => std::env::var(KEY_ENV).map_err(|_| {
-            CliError::new(
-                exit::INPUT,
-                format!(
-                    "no key: set {KEY_ENV} or pass --key-file (keys are never read from arguments)"
-                ),
-            )
-        })?,
-    };
-    text.trim()
-        .parse()
-        .map_err(|_| CliError::new(exit::INPUT, "the key is not a hex private key"))
-}
-
-/// What `pay` is allowed to spend.
+/// What `pay` is allowed to spend and what it sends.
 #[derive(Debug, Clone)]
 pub(crate) struct PayOptions {
     /// Maximum per request in USD stablecoins (`"0.10"`).
@@ -41,15 +25,58 @@ pub(crate) struct PayOptions {
     pub(crate) networks: Vec<Network>,
     /// Other tokens allowed: `network`, `asset`, `decimals`.
     pub(crate) assets: Vec<(Network, String, u8)>,
+    /// The method (GET, or POST when there is a body).
+    pub(crate) method: Option<String>,
+    /// Headers, `Name: value`.
+    pub(crate) headers: Vec<String>,
+    /// The body: text, or `@file`.
+    pub(crate) data: Option<String>,
+    /// Where the response body goes (standard output when `None`).
+    pub(crate) output: Option<PathBuf>,
+    /// How long the whole exchange may take.
+    pub(crate) timeout: Duration,
+    /// Stop before signing and say what would be paid.
+    pub(crate) dry_run: bool,
 }
 
 /// What `pay` prints, and whether the final answer was a success (2xx).
 #[derive(Debug)]
 pub(crate) struct PayOutcome {
-    /// The status line, the payment and receipt, the body.
-    pub(crate) text: String,
+    /// The summary and, without `--output`, the body.
+    pub(crate) output: Output,
+    /// The body's bytes, written as they are when printed as text.
+    pub(crate) body: Option<Vec<u8>>,
     /// Whether the final status is 2xx.
     pub(crate) success: bool,
+}
+
+/// Records the offer a dry run would pay, and declines it.
+#[derive(Debug, Default, Clone)]
+struct DryRun(Arc<Mutex<Option<PaymentRequirements>>>);
+
+const DRY_RUN: &str = "dry run: nothing signed";
+
+impl PayHooks for DryRun {
+    fn before_pay<'a>(
+        &'a self,
+        offer: &'a PaymentRequirements,
+        _url: &'a str,
+    ) -> BoxFuture<'a, PayDecision> {
+        *self.0.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(offer.clone());
+        Box::pin(async { PayDecision::Decline(DRY_RUN.into()) })
+    }
+}
+
+fn offer_json(offer: &PaymentRequirements) -> Value {
+    json!({
+        "scheme": offer.scheme,
+        "network": offer.network.to_string(),
+        "amount": offer.amount.to_string(),
+        "display": crate::inspect::display_amount(offer),
+        "asset": offer.asset,
+        "payTo": offer.pay_to,
+        "maxTimeoutSeconds": offer.max_timeout_seconds,
+    })
 }
 
 /// Pays for `url` and describes the response and its receipt.
@@ -70,17 +97,82 @@ pub(crate) async fn pay(
             .allow_asset(network.clone(), asset, *decimals, Some(&options.max))
             .map_err(bad)?;
     }
-    let payer = Payer::new()
+    let dry_run = DryRun::default();
+    let mut payer = Payer::new()
         .mechanism(
             NetworkPattern::parse("eip155:*").expect("a valid pattern"),
             Arc::new(ExactEvmClient::new(key)),
         )
         .policy(policy);
-    let client = Client::builder().payer(payer).build()?;
-    let response = client.get(url).send().await?;
-    let mut out = format!("{} {}\n", response.status().as_u16(), url);
+    if options.dry_run {
+        payer = payer.hooks(dry_run.clone());
+    }
+    let client = Client::builder()
+        .payer(payer)
+        .timeout(options.timeout)
+        .build()?;
+    let body = match &options.data {
+        Some(data) => Some(match data.strip_prefix('@') {
+            Some(path) => std::fs::read(path)
+                .map_err(|err| CliError::new(exit::INPUT, format!("--data @{path}: {err}")))?,
+            None => data.as_bytes().to_vec(),
+        }),
+        None => None,
+    };
+    let method = match &options.method {
+        Some(method) => method
+            .to_ascii_uppercase()
+            .parse::<http::Method>()
+            .map_err(|_| CliError::new(exit::INPUT, format!("--method {method}")))?,
+        None if body.is_some() => http::Method::POST,
+        None => http::Method::GET,
+    };
+    let mut request = client.request(method.clone(), url);
+    for header in &options.headers {
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(CliError::new(
+                exit::INPUT,
+                format!("--header {header}: expected `Name: value`"),
+            ));
+        };
+        request = request.header(name.trim(), value.trim());
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(ClientError::Declined(reason)) if options.dry_run && reason == DRY_RUN => {
+            let offer = dry_run
+                .0
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .clone()
+                .ok_or_else(|| CliError::new(exit::NOT_PAID, "no offer was chosen"))?;
+            let text = format!(
+                "{method} {url} asks for payment; would pay {} on {} to {} (scheme {}, asset {}); dry run: nothing was signed\n",
+                crate::inspect::display_amount(&offer),
+                offer.network,
+                offer.pay_to,
+                offer.scheme,
+                offer.asset,
+            );
+            return Ok(PayOutcome {
+                output: Output::new(
+                    text,
+                    json!({"dryRun": true, "url": url, "wouldPay": offer_json(&offer)}),
+                ),
+                body: None,
+                success: true,
+            });
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let status = response.status().as_u16();
+    let mut text = format!("{status} {url}\n");
+    let paid = response.paid().map(offer_json);
     match (response.paid(), response.receipt()) {
-        (Some(offer), Some(receipt)) => out.push_str(&format!(
+        (Some(offer), Some(receipt)) => text.push_str(&format!(
             "paid {} on {} to {}; settled: {} (transaction {})\n",
             crate::inspect::display_amount(offer),
             offer.network,
@@ -88,19 +180,47 @@ pub(crate) async fn pay(
             receipt.success,
             receipt.transaction.as_deref().unwrap_or("")
         )),
-        (Some(offer), None) => out.push_str(&format!(
+        (Some(offer), None) => text.push_str(&format!(
             "paid {} on {}; the server sent no receipt\n",
             crate::inspect::display_amount(offer),
             offer.network
         )),
-        _ => out.push_str("no payment was asked\n"),
+        _ => text.push_str("no payment was asked\n"),
     }
-    out.push_str(&response.text());
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
+    let bytes = response.bytes().to_vec();
+    let mut json = json!({
+        "status": status,
+        "url": url,
+        "paid": paid,
+        "receipt": response.receipt().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
+    });
+    let body = match &options.output {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .map_err(|err| CliError::new(exit::INPUT, format!("{}: {err}", path.display())))?;
+            text.push_str(&format!(
+                "{} bytes written to {}\n",
+                bytes.len(),
+                path.display()
+            ));
+            json["output"] = json!(path.display().to_string());
+            json["bytes"] = json!(bytes.len());
+            None
+        }
+        None => {
+            match std::str::from_utf8(&bytes) {
+                Ok(body) => json["body"] = json!(body),
+                Err(_) => {
+                    json["bodyBase64"] =
+                        json!(base64::engine::general_purpose::STANDARD.encode(&bytes))
+                }
+            }
+            Some(bytes)
+        }
+    };
     Ok(PayOutcome {
-        text: out,
+        output: Output::new(text, json),
+        body,
         success: response.status().is_success(),
     })
 }

@@ -105,6 +105,74 @@ fn env(name: &str) -> Result<String, CliError> {
     })
 }
 
+/// An EVM chain: its node (the chain id checked) and its signer keys (hex).
+async fn evm_chain(
+    chain: &ChainConfig,
+    network: &Network,
+) -> Result<Arc<dyn t402_core::FacilitatorMechanism>, CliError> {
+    let chain_id = network
+        .eip155_chain_id()
+        .ok_or_else(|| CliError::new(exit::INPUT, format!("{network} is not an EVM chain")))?;
+    let url = env(&chain.rpc_url_env)?;
+    let rpc = RpcChain::connect(&url, Some(chain_id))
+        .await
+        .map_err(|err| {
+            CliError::new(
+                exit::TRANSPORT,
+                format!("{network} via ${}: {err}", chain.rpc_url_env),
+            )
+        })?;
+    let mut keys = Vec::new();
+    for name in &chain.key_envs {
+        let key: PrivateKeySigner = env(name)?
+            .trim()
+            .parse()
+            .map_err(|_| CliError::new(exit::INPUT, format!("{name} is not a hex private key")))?;
+        keys.push(key);
+    }
+    let signers = FacilitatorSigners::new(chain_id, keys)
+        .map_err(|err| CliError::new(exit::INPUT, format!("{network}: {err}")))?;
+    let mut evm = ExactEvmFacilitator::new(rpc, signers)
+        .map_err(|err| CliError::new(exit::INPUT, format!("{network}: {err}")))?;
+    if let Some(seconds) = chain.receipt_timeout_secs {
+        evm = evm.with_receipt_timeout(Duration::from_secs(seconds));
+    }
+    tracing::info!(%network, signers = ?evm.signers().addresses(), "serving chain");
+    Ok(Arc::new(evm))
+}
+
+/// A Solana cluster: its JSON-RPC node (asked for a blockhash, so an unreachable one fails at
+/// start) and its fee-payer keys (base58, or a JSON array of 64 bytes).
+async fn solana_chain(
+    chain: &ChainConfig,
+    network: &Network,
+) -> Result<Arc<dyn t402_core::FacilitatorMechanism>, CliError> {
+    use t402_svm::rpc::SolanaRpc;
+    let url = env(&chain.rpc_url_env)?;
+    let rpc = t402_svm::json_rpc::SolanaJsonRpc::new(&url).map_err(|err| {
+        CliError::new(
+            exit::INPUT,
+            format!("{network} via ${}: {err}", chain.rpc_url_env),
+        )
+    })?;
+    rpc.latest_blockhash().await.map_err(|err| {
+        CliError::new(
+            exit::TRANSPORT,
+            format!("{network} via ${}: {err}", chain.rpc_url_env),
+        )
+    })?;
+    let mut keys = Vec::new();
+    for name in &chain.key_envs {
+        let key = crate::keys::parse_solana_key(&env(name)?)
+            .map_err(|err| CliError::new(exit::INPUT, format!("{name}: {}", err.message)))?;
+        keys.push(key);
+    }
+    let svm = t402_svm::ExactSvmFacilitator::new(network.clone(), rpc, keys)
+        .map_err(|err| CliError::new(exit::INPUT, format!("{network}: {err}")))?;
+    tracing::info!(%network, "serving chain");
+    Ok(Arc::new(svm))
+}
+
 /// Reads the configuration and builds the facilitator (connecting to every chain).
 pub(crate) async fn build(path: &std::path::Path) -> Result<(Config, LocalFacilitator), CliError> {
     let text = std::fs::read_to_string(path)
@@ -127,41 +195,26 @@ pub(crate) async fn build(path: &std::path::Path) -> Result<(Config, LocalFacili
         let network = Network::parse(&chain.network).map_err(|err| {
             CliError::new(exit::INPUT, format!("network {}: {err}", chain.network))
         })?;
-        let chain_id = network
-            .eip155_chain_id()
-            .ok_or_else(|| CliError::new(exit::INPUT, format!("{network} is not an EVM chain")))?;
-        let url = env(&chain.rpc_url_env)?;
-        let rpc = RpcChain::connect(&url, Some(chain_id))
-            .await
-            .map_err(|err| {
-                CliError::new(
-                    exit::TRANSPORT,
-                    format!("{network} via ${}: {err}", chain.rpc_url_env),
-                )
-            })?;
-        let mut keys = Vec::new();
-        for name in &chain.key_envs {
-            let key: PrivateKeySigner = env(name)?.trim().parse().map_err(|_| {
-                CliError::new(exit::INPUT, format!("{name} is not a hex private key"))
-            })?;
-            keys.push(key);
-        }
-        let signers = FacilitatorSigners::new(chain_id, keys)
-            .map_err(|err| CliError::new(exit::INPUT, format!("{network}: {err}")))?;
-        let mut evm = ExactEvmFacilitator::new(rpc, signers)
-            .map_err(|err| CliError::new(exit::INPUT, format!("{network}: {err}")))?;
-        if let Some(seconds) = chain.receipt_timeout_secs {
-            evm = evm.with_receipt_timeout(Duration::from_secs(seconds));
-        }
-        tracing::info!(%network, signers = ?evm.signers().addresses(), "serving chain");
-        let evm = Arc::new(evm);
+        let mechanism: Arc<dyn t402_core::FacilitatorMechanism> =
+            match network.as_str().split(':').next() {
+                Some("eip155") => evm_chain(chain, &network).await?,
+                Some("solana") => solana_chain(chain, &network).await?,
+                _ => {
+                    return Err(CliError::new(
+                        exit::INPUT,
+                        format!(
+                            "{network}: only EVM (eip155:*) and Solana (solana:*) chains are served"
+                        ),
+                    ));
+                }
+            };
         if network.legacy_name().is_some() {
             // v1 clients and servers name the chain by its v1 name (`base-sepolia`).
             facilitator = facilitator
-                .register_v1([network.clone()], evm.clone())
+                .register_v1([network.clone()], mechanism.clone())
                 .expect("the network has a v1 name");
         }
-        facilitator = facilitator.register([network], evm);
+        facilitator = facilitator.register([network], mechanism);
     }
     Ok((config, facilitator))
 }

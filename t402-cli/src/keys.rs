@@ -55,7 +55,12 @@ pub(crate) fn evm_key(file: Option<&Path>) -> Result<PrivateKeySigner, CliError>
 /// The Solana key from `file` or `$T402_SOLANA_KEY`: a JSON array of 64 bytes (secret then
 /// public, checked to agree) or of 32, or base58 of either.
 pub(crate) fn solana_key(file: Option<&Path>) -> Result<SigningKey, CliError> {
-    let text = key_text(Chain::Solana, file)?;
+    parse_solana_key(&key_text(Chain::Solana, file)?)
+}
+
+/// A Solana key from its text: a JSON array of 64 bytes (secret then public, checked to agree)
+/// or of 32, or base58 of either.
+pub(crate) fn parse_solana_key(text: &str) -> Result<SigningKey, CliError> {
     let text = text.trim();
     let bytes: Vec<u8> = if text.starts_with('[') {
         serde_json::from_str(text)

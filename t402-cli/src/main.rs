@@ -63,6 +63,10 @@ enum Command {
         /// A file holding the hex private key.
         #[arg(long, env = "T402_KEY_FILE")]
         key_file: Option<PathBuf>,
+        /// A file holding a Solana key (else $T402_SOLANA_KEY); Solana payments also need the
+        /// cluster's JSON-RPC URL in $T402_SOLANA_RPC_URL.
+        #[arg(long, env = "T402_SOLANA_KEY_FILE")]
+        solana_key_file: Option<PathBuf>,
         /// The method (default GET, or POST with --data).
         #[arg(short = 'X', long)]
         method: Option<String>,
@@ -180,6 +184,7 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
             network,
             asset,
             key_file,
+            solana_key_file,
             method,
             headers,
             data,
@@ -187,7 +192,7 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
             timeout,
             dry_run,
         } => {
-            let key = keys::evm_key(key_file.as_deref())?;
+            let keys = pay_keys(key_file.as_deref(), solana_key_file.as_deref())?;
             let networks = network
                 .iter()
                 .map(|n| parse_network(n))
@@ -217,7 +222,7 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
                 timeout: Duration::from_secs(timeout),
                 dry_run,
             };
-            let outcome = pay::pay(&url, key, &options).await?;
+            let outcome = pay::pay(&url, keys, &options).await?;
             if json {
                 outcome.output.print(true);
             } else {
@@ -295,6 +300,50 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The keys `pay` may use: each one given (a file) or present in the environment; at least one.
+fn pay_keys(
+    evm_file: Option<&std::path::Path>,
+    solana_file: Option<&std::path::Path>,
+) -> Result<pay::PayKeys, CliError> {
+    let evm = match keys::evm_key(evm_file) {
+        Ok(key) => Some(key),
+        Err(err) if evm_file.is_some() || std::env::var_os(keys::EVM_KEY_ENV).is_some() => {
+            return Err(err);
+        }
+        Err(_) => None,
+    };
+    let solana = match keys::solana_key(solana_file) {
+        Ok(key) => {
+            let url = std::env::var(pay::SOLANA_RPC_URL_ENV).map_err(|_| {
+                CliError::new(
+                    exit::INPUT,
+                    format!(
+                        "a Solana key needs the cluster's JSON-RPC URL in {}",
+                        pay::SOLANA_RPC_URL_ENV
+                    ),
+                )
+            })?;
+            Some((key, url))
+        }
+        Err(err) if solana_file.is_some() || std::env::var_os(keys::SOLANA_KEY_ENV).is_some() => {
+            return Err(err);
+        }
+        Err(_) => None,
+    };
+    if evm.is_none() && solana.is_none() {
+        return Err(CliError::new(
+            exit::INPUT,
+            format!(
+                "no key: set {} (EVM) or {} (Solana), or pass --key-file / --solana-key-file \
+                 (keys are never read from arguments)",
+                keys::EVM_KEY_ENV,
+                keys::SOLANA_KEY_ENV
+            ),
+        ));
+    }
+    Ok(pay::PayKeys { evm, solana })
 }
 
 fn chain_name(chain: Chain) -> &'static str {

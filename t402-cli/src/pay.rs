@@ -79,10 +79,22 @@ fn offer_json(offer: &PaymentRequirements) -> Value {
     })
 }
 
+/// The environment variable holding the Solana JSON-RPC URL `pay` builds transactions with.
+pub(crate) const SOLANA_RPC_URL_ENV: &str = "T402_SOLANA_RPC_URL";
+
+/// The keys `pay` may pay with: EVM, Solana (with its node's URL), or both.
+#[derive(Debug)]
+pub(crate) struct PayKeys {
+    /// The EVM key.
+    pub(crate) evm: Option<PrivateKeySigner>,
+    /// The Solana key and the JSON-RPC URL of the cluster.
+    pub(crate) solana: Option<(ed25519_dalek::SigningKey, String)>,
+}
+
 /// Pays for `url` and describes the response and its receipt.
 pub(crate) async fn pay(
     url: &str,
-    key: PrivateKeySigner,
+    keys: PayKeys,
     options: &PayOptions,
 ) -> Result<PayOutcome, CliError> {
     let bad = |err: t402_core::PriceError| CliError::new(exit::INPUT, format!("--max: {err}"));
@@ -98,12 +110,21 @@ pub(crate) async fn pay(
             .map_err(bad)?;
     }
     let dry_run = DryRun::default();
-    let mut payer = Payer::new()
-        .mechanism(
+    let mut payer = Payer::new().policy(policy);
+    if let Some(key) = keys.evm {
+        payer = payer.mechanism(
             NetworkPattern::parse("eip155:*").expect("a valid pattern"),
             Arc::new(ExactEvmClient::new(key)),
-        )
-        .policy(policy);
+        );
+    }
+    if let Some((key, rpc_url)) = keys.solana {
+        let rpc = t402_svm::json_rpc::SolanaJsonRpc::new(&rpc_url)
+            .map_err(|err| CliError::new(exit::INPUT, format!("${SOLANA_RPC_URL_ENV}: {err}")))?;
+        payer = payer.mechanism(
+            NetworkPattern::parse("solana:*").expect("a valid pattern"),
+            Arc::new(t402_svm::ExactSvmClient::new(key, rpc)),
+        );
+    }
     if options.dry_run {
         payer = payer.hooks(dry_run.clone());
     }

@@ -14,6 +14,8 @@
 
 pub mod fuzz;
 pub mod redis;
+#[cfg(feature = "solana")]
+pub mod solana;
 mod store;
 
 pub use store::UnreachableStore;

@@ -112,6 +112,20 @@ async fn t402_pay_pays_on_solana_through_the_t402_facilitator() {
         key_of(&fee_payer).to_string()
     );
 
+    // Its health: the cluster answers, and the fee payer's SOL.
+    let health: Value = reqwest::get(format!("{base}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    let chain = &health["chains"][0];
+    assert_eq!(chain["network"], DEVNET);
+    assert_eq!(chain["signers"][0]["address"], key_of(&fee_payer).to_string());
+    assert_eq!(chain["signers"][0]["balance"], "1000000000");
+    assert_eq!(chain["signers"][0]["decimals"], 9);
+
     // A t402 server selling /report for 0.01 of the token, through that facilitator.
     let network: Network = DEVNET.parse().unwrap();
     let layer = PaymentLayer::builder()

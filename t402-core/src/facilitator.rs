@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{BoxFuture, FacilitatorError};
+use crate::health::ChainHealth;
 use crate::mechanism::FacilitatorMechanism;
 use crate::network::{Network, NetworkError, NetworkPattern};
 use crate::reason::Reason;
@@ -57,6 +58,12 @@ pub trait Facilitator: Send + Sync {
         let _ = (request, transaction);
         Box::pin(async { Ok(None) })
     }
+
+    /// How the chains this facilitator settles on are doing (see [`ChainHealth`]). The default
+    /// (a remote facilitator) reports none.
+    fn health(&self) -> BoxFuture<'_, Vec<ChainHealth>> {
+        Box::pin(async { Vec::new() })
+    }
 }
 
 macro_rules! forward_facilitator {
@@ -90,6 +97,9 @@ macro_rules! forward_facilitator {
                 transaction: &'a str,
             ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
                 (**self).follow(request, transaction)
+            }
+            fn health(&self) -> BoxFuture<'_, Vec<ChainHealth>> {
+                (**self).health()
             }
         }
     };
@@ -365,5 +375,23 @@ impl Facilitator for LocalFacilitator {
 
     fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
         Box::pin(async move { Ok(self.supported_response()) })
+    }
+
+    fn health(&self) -> BoxFuture<'_, Vec<ChainHealth>> {
+        Box::pin(async move {
+            // One check per (network, mechanism): the v1 and v2 registrations share both.
+            let mut checked: Vec<(&Network, &Arc<dyn FacilitatorMechanism>)> = Vec::new();
+            let mut out = Vec::new();
+            for listed in &self.listed {
+                if checked.iter().any(|(network, mechanism)| {
+                    **network == listed.network && Arc::ptr_eq(mechanism, &listed.mechanism)
+                }) {
+                    continue;
+                }
+                checked.push((&listed.network, &listed.mechanism));
+                out.push(listed.mechanism.health(&listed.network).await);
+            }
+            out
+        })
     }
 }

@@ -18,6 +18,7 @@ pub mod asset;
 pub mod codec;
 pub mod error;
 pub mod facilitator;
+pub mod health;
 pub mod json;
 pub mod mechanism;
 pub mod network;

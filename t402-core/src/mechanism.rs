@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use crate::error::{BoxError, BoxFuture, FacilitatorError};
+use crate::health::ChainHealth;
 use crate::network::{Network, NetworkPattern};
 use crate::price::{AssetAmount, Price, PriceError};
 use crate::reason::Reason;
@@ -193,6 +194,12 @@ pub trait FacilitatorMechanism: Send + Sync + 'static {
         let _ = (request, transaction);
         Box::pin(async { Ok(None) })
     }
+
+    /// Whether the node of `network` answers, and what each signer holds of its native token.
+    /// The default checks nothing (up, no signers).
+    fn health<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, ChainHealth> {
+        Box::pin(async move { ChainHealth::up(network.to_string(), Vec::new()) })
+    }
 }
 
 // Shared and boxed mechanisms are mechanisms, so builders take `impl Trait` or `Arc<dyn Trait>`
@@ -304,6 +311,9 @@ macro_rules! forward_facilitator_mechanism {
                 transaction: &'a str,
             ) -> BoxFuture<'a, Result<Option<SettleResponse>, FacilitatorError>> {
                 (**self).follow(request, transaction)
+            }
+            fn health<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, ChainHealth> {
+                (**self).health(network)
             }
         }
     };

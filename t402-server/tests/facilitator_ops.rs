@@ -246,3 +246,64 @@ async fn metrics_count_requests_by_network_scheme_and_outcome() {
     );
     assert!(text.ends_with("# EOF\n"));
 }
+
+#[tokio::test]
+async fn health_asks_each_chain_and_reports_the_signers_gas() {
+    let Some(world) = t402_testkit::AnvilWorld::start().await else {
+        return;
+    };
+    let app = FacilitatorService::new(world.facilitator.clone())
+        .api_keys(keys())
+        .with_metrics()
+        .router();
+    let (response, body) = send(&app, get("/health", None)).await;
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ok");
+    let chain = &body["chains"][0];
+    assert_eq!(chain["network"], "eip155:31337");
+    let signer = chain["signers"][0]["address"].as_str().unwrap().to_owned();
+    assert_eq!(chain["signers"][0]["decimals"], 18);
+    assert_eq!(
+        chain["signers"][0]["balance"], "10000000000000000000",
+        "10 ETH of gas"
+    );
+
+    let (_, text) = send(&app, get("/metrics", Some(KEY_A))).await;
+    let text = text.as_str().unwrap();
+    assert_eq!(
+        sample(
+            text,
+            "t402_facilitator_signer_balance",
+            &format!(r#"signer="{signer}""#)
+        ),
+        Some(10.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            text,
+            "t402_facilitator_chain_up",
+            r#"network="eip155:31337""#
+        ),
+        Some(1.0)
+    );
+
+    // The node goes away: unhealthy, and the liveness probe still answers.
+    let t402_testkit::AnvilWorld { anvil, .. } = world;
+    drop(anvil);
+    let (response, body) = send(&app, get("/health", None)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "unhealthy");
+    assert!(body["chains"][0]["error"].is_string(), "{body}");
+    let (response, _) = send(&app, get("/health/live", None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, text) = send(&app, get("/metrics", Some(KEY_A))).await;
+    assert_eq!(
+        sample(
+            text.as_str().unwrap(),
+            "t402_facilitator_chain_up",
+            r#"network="eip155:31337""#
+        ),
+        Some(0.0)
+    );
+}

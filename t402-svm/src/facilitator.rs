@@ -490,6 +490,28 @@ impl<R: SolanaRpc + 'static> FacilitatorMechanism for ExactSvmFacilitator<R> {
         self.addresses().iter().map(Pubkey::to_string).collect()
     }
 
+    /// The node answers for a blockhash and each fee payer's SOL (lamports).
+    fn health<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, t402_core::health::ChainHealth> {
+        use t402_core::health::{ChainHealth, SignerFunds};
+        Box::pin(async move {
+            if let Err(err) = self.rpc.latest_blockhash().await {
+                return ChainHealth::down(network.to_string(), err.to_string());
+            }
+            let mut funds = Vec::new();
+            for address in self.addresses() {
+                match self.rpc.account(address).await {
+                    Ok(account) => funds.push(SignerFunds::new(
+                        address.to_string(),
+                        t402_core::Amount::from(account.map_or(0, |account| account.lamports)),
+                        9,
+                    )),
+                    Err(err) => return ChainHealth::down(network.to_string(), err.to_string()),
+                }
+            }
+            ChainHealth::up(network.to_string(), funds)
+        })
+    }
+
     fn payment_id(&self, request: &VerifyRequest) -> Option<t402_core::PaymentId> {
         crate::verify::payment_id(request)
     }

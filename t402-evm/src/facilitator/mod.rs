@@ -390,6 +390,25 @@ impl FacilitatorMechanism for ExactEvmFacilitator {
         crate::payload::payment_id(request)
     }
 
+    /// The node answers for each signer's ETH balance (gas money).
+    fn health<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, t402_core::health::ChainHealth> {
+        use t402_core::health::{ChainHealth, SignerFunds};
+        Box::pin(async move {
+            let mut funds = Vec::new();
+            for address in self.signers().addresses() {
+                match self.chain.balance(address).await {
+                    Ok(balance) => funds.push(SignerFunds::new(
+                        address.to_checksum(None),
+                        t402_core::Amount::from(balance),
+                        18,
+                    )),
+                    Err(err) => return ChainHealth::down(network.to_string(), err.to_string()),
+                }
+            }
+            ChainHealth::up(network.to_string(), funds)
+        })
+    }
+
     fn signers(&self, network: &Network) -> Vec<String> {
         if network == &self.network {
             self.signers()

@@ -302,4 +302,8 @@ impl<F: Facilitator + 'static> Facilitator for RecordedFacilitator<F> {
     fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
         self.inner.supported()
     }
+
+    fn health(&self) -> BoxFuture<'_, Vec<t402_core::health::ChainHealth>> {
+        self.inner.health()
+    }
 }

@@ -7,9 +7,12 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use t402_core::health::ChainHealth;
 
 /// One answered `/verify` or `/settle`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -29,6 +32,19 @@ pub(crate) struct RequestLabels {
 pub(crate) struct EndpointLabels {
     /// `verify`, `settle` or `supported`.
     pub(crate) endpoint: &'static str,
+}
+
+/// A chain.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ChainLabels {
+    pub(crate) network: String,
+}
+
+/// A signer on a chain.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SignerLabels {
+    pub(crate) network: String,
+    pub(crate) signer: String,
 }
 
 /// Requests refused before reaching the facilitator.
@@ -54,6 +70,8 @@ pub(crate) struct ServiceMetrics {
     in_flight: Gauge,
     supported: Counter,
     refused: Family<RefusalLabels, Counter>,
+    chain_up: Family<ChainLabels, Gauge>,
+    signer_balance: Family<SignerLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl std::fmt::Debug for ServiceMetrics {
@@ -99,6 +117,18 @@ impl ServiceMetrics {
             "Requests refused before reaching the facilitator (no valid API key, rate limited)",
             refused.clone(),
         );
+        let chain_up = Family::<ChainLabels, Gauge>::default();
+        registry.register(
+            "chain_up",
+            "Whether the chain's node answered at the last check (1) or not (0)",
+            chain_up.clone(),
+        );
+        let signer_balance = Family::<SignerLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "signer_balance",
+            "What each signer holds of the chain's native token (ETH, SOL) for gas and fees, at the last check",
+            signer_balance.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
@@ -106,6 +136,8 @@ impl ServiceMetrics {
             in_flight,
             supported,
             refused,
+            chain_up,
+            signer_balance,
         }
     }
 
@@ -137,6 +169,25 @@ impl ServiceMetrics {
                 key: key.to_owned(),
             })
             .inc();
+    }
+
+    /// Records a check of the chains.
+    pub(crate) fn chains(&self, chains: &[ChainHealth]) {
+        for chain in chains {
+            self.chain_up
+                .get_or_create(&ChainLabels {
+                    network: chain.network.clone(),
+                })
+                .set(i64::from(chain.is_up()));
+            for signer in &chain.signers {
+                self.signer_balance
+                    .get_or_create(&SignerLabels {
+                        network: chain.network.clone(),
+                        signer: signer.address.clone(),
+                    })
+                    .set(signer.in_tokens());
+            }
+        }
     }
 
     /// A settlement starts; the guard ends it.

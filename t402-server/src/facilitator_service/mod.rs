@@ -40,6 +40,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use t402_core::health::ChainHealth;
 use t402_core::json::from_slice_strict;
 use t402_core::wire::FacilitatorRequest;
 use t402_core::{Facilitator, FacilitatorError, Reason, SettleResponse, VerifyResponse};
@@ -153,6 +154,7 @@ impl FacilitatorService {
         Router::new()
             .merge(guarded)
             .route("/health", get(health))
+            .route("/health/live", get(live))
             .layer(DefaultBodyLimit::max(self.max_request_bytes))
             .with_state(state)
             .layer(middleware::from_fn(request_span))
@@ -420,10 +422,16 @@ async fn supported(State(state): State<ServiceState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<ServiceState>) -> Response {
+    let chains = check_chains(&state).await;
     let text = state
         .metrics
         .as_ref()
-        .map(ServiceMetrics::encode)
+        .map(|metrics| {
+            if let Ok(chains) = &chains {
+                metrics.chains(chains);
+            }
+            metrics.encode()
+        })
         .unwrap_or_default();
     (
         [(
@@ -435,6 +443,43 @@ async fn metrics_text(State(state): State<ServiceState>) -> Response {
         .into_response()
 }
 
-async fn health() -> Response {
+/// How long `/health` (and a `/metrics` scrape) waits for the chains.
+const CHAIN_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn check_chains(state: &ServiceState) -> Result<Vec<ChainHealth>, String> {
+    tokio::time::timeout(CHAIN_CHECK_TIMEOUT, state.facilitator.health())
+        .await
+        .map_err(|_| format!("the chains did not answer within {CHAIN_CHECK_TIMEOUT:?}"))
+}
+
+/// Each chain's node answers, with the signers' native balances: 200 when every node answered,
+/// else 503. Open to anyone (no API key), like `/health/live`.
+async fn health(State(state): State<ServiceState>) -> Response {
+    let (status, body) = match check_chains(&state).await {
+        Ok(chains) => {
+            if let Some(metrics) = &state.metrics {
+                metrics.chains(&chains);
+            }
+            let up = chains.iter().all(ChainHealth::is_up);
+            let status = if up {
+                http::StatusCode::OK
+            } else {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            };
+            (
+                status,
+                json!({"status": if up { "ok" } else { "unhealthy" }, "chains": chains}),
+            )
+        }
+        Err(error) => (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unhealthy", "error": error}),
+        ),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// The process answers (a liveness probe): no chain is asked.
+async fn live() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }

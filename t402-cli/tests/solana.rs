@@ -122,7 +122,10 @@ async fn t402_pay_pays_on_solana_through_the_t402_facilitator() {
     assert_eq!(health["status"], "ok", "{health}");
     let chain = &health["chains"][0];
     assert_eq!(chain["network"], DEVNET);
-    assert_eq!(chain["signers"][0]["address"], key_of(&fee_payer).to_string());
+    assert_eq!(
+        chain["signers"][0]["address"],
+        key_of(&fee_payer).to_string()
+    );
     assert_eq!(chain["signers"][0]["balance"], "1000000000");
     assert_eq!(chain["signers"][0]["decimals"], 9);
 

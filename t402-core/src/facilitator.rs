@@ -64,6 +64,13 @@ pub trait Facilitator: Send + Sync {
     fn health(&self) -> BoxFuture<'_, Vec<ChainHealth>> {
         Box::pin(async { Vec::new() })
     }
+
+    /// The identity of the payment in `request`, as the mechanism settling it names it (for
+    /// logs and settlement records); `None` when unknown. The default knows none.
+    fn payment_id(&self, request: &FacilitatorRequest) -> Option<crate::PaymentId> {
+        let _ = request;
+        None
+    }
 }
 
 macro_rules! forward_facilitator {
@@ -100,6 +107,9 @@ macro_rules! forward_facilitator {
             }
             fn health(&self) -> BoxFuture<'_, Vec<ChainHealth>> {
                 (**self).health()
+            }
+            fn payment_id(&self, request: &FacilitatorRequest) -> Option<crate::PaymentId> {
+                (**self).payment_id(request)
             }
         }
     };
@@ -375,6 +385,10 @@ impl Facilitator for LocalFacilitator {
 
     fn supported(&self) -> BoxFuture<'_, Result<SupportedResponse, FacilitatorError>> {
         Box::pin(async move { Ok(self.supported_response()) })
+    }
+
+    fn payment_id(&self, request: &FacilitatorRequest) -> Option<crate::PaymentId> {
+        LocalFacilitator::payment_id(self, request)
     }
 
     fn health(&self) -> BoxFuture<'_, Vec<ChainHealth>> {

@@ -306,4 +306,8 @@ impl<F: Facilitator + 'static> Facilitator for RecordedFacilitator<F> {
     fn health(&self) -> BoxFuture<'_, Vec<t402_core::health::ChainHealth>> {
         self.inner.health()
     }
+
+    fn payment_id(&self, request: &FacilitatorRequest) -> Option<PaymentId> {
+        (self.payment_id)(request)
+    }
 }

@@ -312,12 +312,13 @@ where
     F: AsyncFnOnce(&FacilitatorRequest) -> Result<T, FacilitatorError>,
 {
     let started = Instant::now();
-    let (request, network, scheme) = match read_request(body) {
+    let (request, network, scheme, payment) = match read_request(body) {
         Ok(request) => {
             let (network, scheme) = kind_of(&request);
-            (Ok(request), network, scheme)
+            let payment = state.facilitator.payment_id(&request);
+            (Ok(request), network, scheme, payment)
         }
-        Err(message) => (Err(message), String::new(), String::new()),
+        Err(message) => (Err(message), String::new(), String::new(), None),
     };
     let (response, outcome, payer, transaction) = match request {
         Err(message) => (
@@ -353,6 +354,7 @@ where
         key,
         network = %network,
         scheme = %scheme,
+        payment = %payment.as_ref().map(ToString::to_string).unwrap_or_default(),
         payer = payer.as_deref().unwrap_or(""),
         transaction = transaction.as_deref().unwrap_or(""),
         outcome = %outcome,

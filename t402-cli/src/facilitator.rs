@@ -262,37 +262,66 @@ async fn recorded(config: &Config, facilitator: LocalFacilitator) -> Result<Reco
 
 /// `--check`: reads the configuration, connects to every chain and the store, prints what would
 /// be served and exits.
-pub(crate) async fn check(path: &std::path::Path, listen: Option<&str>) -> Result<(), CliError> {
+pub(crate) async fn check(
+    path: &std::path::Path,
+    listen: Option<&str>,
+) -> Result<crate::output::Output, CliError> {
     let (config, facilitator) = build(path).await?;
     let keys = api_keys(&config)?;
     let recorded = recorded(&config, facilitator).await?;
     let supported = t402_core::Facilitator::supported(&recorded)
         .await
         .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
-    println!("configuration {} is valid", path.display());
-    println!("listen: {}", listen.unwrap_or(&config.listen));
+    let listen = listen.unwrap_or(&config.listen);
+    let store = match &config.store_url_env {
+        Some(name) => format!("Redis via ${name}"),
+        None => "in memory".into(),
+    };
+    let mut text = format!(
+        "configuration {} is valid\nlisten: {listen}\n",
+        path.display()
+    );
     for kind in &supported.kinds {
-        println!(
-            "serves: v{} {} on {}",
+        text.push_str(&format!(
+            "serves: v{} {} on {}\n",
             kind.version.number, kind.scheme, kind.network
-        );
+        ));
     }
     for (family, signers) in &supported.signers {
-        println!("signers ({family}): {}", signers.join(", "));
+        text.push_str(&format!("signers ({family}): {}\n", signers.join(", ")));
     }
-    println!(
-        "settlement store: {}",
-        match &config.store_url_env {
-            Some(name) => format!("Redis via ${name}"),
-            None => "in memory".into(),
+    text.push_str(&format!("settlement store: {store}\n"));
+    let key_count = keys.as_ref().map_or(0, ApiKeys::len);
+    text.push_str(&format!(
+        "API keys: {}\n",
+        if key_count == 0 {
+            "none (open to anyone who can reach it)".to_owned()
+        } else {
+            key_count.to_string()
         }
-    );
-    println!(
-        "API keys: {}",
-        keys.map(|keys| keys.len().to_string())
-            .unwrap_or_else(|| "none (open to anyone who can reach it)".into())
-    );
-    Ok(())
+    ));
+    let kinds: Vec<serde_json::Value> = supported
+        .kinds
+        .iter()
+        .map(|kind| {
+            serde_json::json!({
+                "version": kind.version.number,
+                "scheme": kind.scheme,
+                "network": kind.network,
+            })
+        })
+        .collect();
+    Ok(crate::output::Output::new(
+        text,
+        serde_json::json!({
+            "valid": true,
+            "listen": listen,
+            "kinds": kinds,
+            "signers": supported.signers,
+            "store": store,
+            "apiKeys": key_count,
+        }),
+    ))
 }
 
 /// Resolves on SIGTERM (what container runtimes send) or SIGINT (Ctrl-C).

@@ -120,7 +120,7 @@ enum Command {
         #[arg(long, env = "T402_KEY_FILE")]
         key_file: Option<PathBuf>,
     },
-    /// What an address holds of a token, read from the node at $T402_RPC_URL (EVM).
+    /// What an address holds of a token, read from the node at $T402_RPC_URL (EVM or Solana).
     Balance {
         /// The network (`eip155:84532`, or a v1 name such as `base-sepolia`).
         network: String,
@@ -247,7 +247,9 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
             config,
             listen,
             check: true,
-        } => facilitator::check(&config, listen.as_deref()).await?,
+        } => facilitator::check(&config, listen.as_deref())
+            .await?
+            .print(json),
         Command::Facilitator { config, listen, .. } => {
             facilitator::serve(&config, listen.as_deref()).await?
         }
@@ -280,15 +282,26 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
             key_file,
         } => {
             let network = parse_network(&network)?;
-            let holder = match address {
-                Some(address) => address
-                    .parse()
-                    .map_err(|_| CliError::new(exit::INPUT, format!("--address {address}")))?,
-                None => keys::evm_key(key_file.as_deref())?.address(),
+            let bad_address =
+                |address: &str| CliError::new(exit::INPUT, format!("--address {address}"));
+            let output = if network.as_str().starts_with("solana:") {
+                let holder = match &address {
+                    Some(address) => address.parse().map_err(|_| bad_address(address))?,
+                    None => t402_svm::pubkey::Pubkey(
+                        keys::solana_key(key_file.as_deref())?
+                            .verifying_key()
+                            .to_bytes(),
+                    ),
+                };
+                balance::solana_balance(&network, asset.as_deref(), holder).await?
+            } else {
+                let holder = match &address {
+                    Some(address) => address.parse().map_err(|_| bad_address(address))?,
+                    None => keys::evm_key(key_file.as_deref())?.address(),
+                };
+                balance::balance(&network, asset.as_deref(), decimals, holder).await?
             };
-            balance::balance(&network, asset.as_deref(), decimals, holder)
-                .await?
-                .print(json);
+            output.print(json);
         }
         Command::Supported { url, timeout } => {
             supported::supported(&url, Duration::from_secs(timeout))

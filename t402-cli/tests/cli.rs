@@ -795,6 +795,17 @@ async fn check_connects_everything_prints_what_would_be_served_and_exits() {
     assert!(text.contains("settlement store: in memory"), "{text}");
     assert!(text.contains("API keys: 1"), "{text}");
     assert!(!text.contains(API_KEY), "keys are never printed");
+    let output = t402()
+        .args(["--json", "facilitator", "--check", "--config"])
+        .arg(&config)
+        .envs(envs.iter().map(|(name, value)| (*name, value)))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let checked: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(checked["valid"], true);
+    assert_eq!(checked["kinds"][0]["network"], "eip155:31337");
+    assert_eq!(checked["apiKeys"], 1);
 
     // A key the file names but the environment lacks: an input error, nothing served.
     t402()

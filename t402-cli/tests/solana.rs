@@ -183,6 +183,45 @@ async fn t402_pay_pays_on_solana_through_the_t402_facilitator() {
     assert_eq!(runtime.token_amount(&destination), Some(10_000));
     assert_eq!(runtime.token_amount(&source), Some(4_990_000));
 
+    // `t402 balance` reads the payee's token account over JSON-RPC.
+    let output = assert_cmd::Command::cargo_bin("t402")
+        .unwrap()
+        .args([
+            "--json",
+            "balance",
+            DEVNET,
+            "--asset",
+            &mint.to_string(),
+            "--address",
+            &payee.to_string(),
+        ])
+        .env("T402_RPC_URL", &rpc_url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let balance: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(balance["atomic"], "10000");
+    assert_eq!(balance["decimals"], 6);
+    assert_eq!(balance["amount"], "0.01");
+    // The holder from the Solana key; no token account yet is 0.
+    let output = assert_cmd::Command::cargo_bin("t402")
+        .unwrap()
+        .args(["balance", DEVNET, "--asset", &mint.to_string()])
+        .env("T402_RPC_URL", &rpc_url)
+        .env(
+            "T402_SOLANA_KEY",
+            bs58::encode(pair(&fee_payer)).into_string(),
+        )
+        .env_remove("T402_KEY_FILE")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .starts_with(&format!("{} holds 0 ", key_of(&fee_payer))),
+        "{output:?}"
+    );
+
     // A Solana key without the cluster's URL is an input error naming the variable.
     let output = assert_cmd::Command::cargo_bin("t402")
         .unwrap()

@@ -107,41 +107,54 @@ async fn a_t402_family_client_pays_the_example_api() {
     );
 }
 
-#[tokio::test]
-async fn the_t402_client_pays_a_t402_family_server_that_settles_through_the_t402_facilitator() {
-    if !npm_package_installed("@t402/core") {
-        return;
+/// A server run by `script` (started with `config` and the URL of a t402 facilitator service
+/// on the world's chain, as `facilitatorUrl`) sells `GET /weather` for 10000 atomic units; the
+/// t402 client pays it. Returns the body's `from` and the receipt.
+async fn t402_client_pays_a_node_server(
+    world: &AnvilWorld,
+    package: &str,
+    script: &str,
+    mut config: Value,
+) -> Option<(Value, t402_client::Receipt)> {
+    if !npm_package_installed(package) {
+        return None;
     }
-    let Some(world) = AnvilWorld::start().await else {
-        return;
-    };
     let facilitator = serve(facilitator_router(world.facilitator.clone())).await;
-    let server = NodeServer::spawn(
-        "t402-packages.mjs",
-        json!({
-            "command": "server",
-            "facilitatorUrl": facilitator,
-            "network": world.network().to_string(),
-            "token": world.token.to_checksum(None),
-            "payTo": world.pay_to.to_checksum(None),
-            "amount": "10000",
-        }),
-    )
-    .await;
-    let response = t402_client(&world)
+    config["facilitatorUrl"] = json!(facilitator);
+    config["token"] = json!(world.token.to_checksum(None));
+    config["payTo"] = json!(world.pay_to.to_checksum(None));
+    config["amount"] = json!("10000");
+    let server = NodeServer::spawn(script, config).await;
+    let response = t402_client(world)
         .get(&format!("{}/weather", server.url()))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", response.text());
     let body: Value = response.json().unwrap();
-    assert_eq!(body["from"], "@t402");
-    let receipt = response.receipt().expect("the server sends a receipt");
-    assert!(receipt.success);
+    let receipt = response
+        .receipt()
+        .expect("the server sends a receipt")
+        .clone();
+    assert!(receipt.success, "{receipt:?}");
     assert_eq!(
         world.token_balance(world.pay_to).await,
         U256::from(10_000u64)
     );
+    Some((body["from"].clone(), receipt))
+}
+
+#[tokio::test]
+async fn the_t402_client_pays_a_t402_family_server_that_settles_through_the_t402_facilitator() {
+    let Some(world) = AnvilWorld::start().await else {
+        return;
+    };
+    let config = json!({"command": "server", "network": world.network().to_string()});
+    if let Some((from, _)) =
+        t402_client_pays_a_node_server(&world, "@t402/core", "t402-packages.mjs", config).await
+    {
+        assert_eq!(from, "@t402");
+    }
 }
 
 /// A t402 server (the example API) whose facilitator is the reference facilitator of `family`
@@ -202,38 +215,16 @@ async fn a_t402_server_settles_through_the_x402_reference_facilitator_over_http(
 
 #[tokio::test]
 async fn the_t402_client_pays_an_x402_reference_server_that_settles_through_the_t402_facilitator() {
-    if !npm_package_installed("@x402/express") {
-        return;
-    }
     let Some(world) = AnvilWorld::start().await else {
         return;
     };
-    let facilitator = serve(facilitator_router(world.facilitator.clone())).await;
-    let server = NodeServer::spawn(
-        "x402-express-server.mjs",
-        json!({
-            "facilitatorUrl": facilitator,
-            "rpcUrl": world.anvil.url,
-            "token": world.token.to_checksum(None),
-            "payTo": world.pay_to.to_checksum(None),
-            "amount": "10000",
-            "chainId": world.chain_id,
-        }),
-    )
-    .await;
-    let response = t402_client(&world)
-        .get(&format!("{}/weather", server.url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text());
-    let body: Value = response.json().unwrap();
-    assert_eq!(body["from"], "express");
-    assert!(response.receipt().expect("a receipt").success);
-    assert_eq!(
-        world.token_balance(world.pay_to).await,
-        U256::from(10_000u64)
-    );
+    let config = json!({"rpcUrl": world.anvil.url, "chainId": world.chain_id});
+    if let Some((from, _)) =
+        t402_client_pays_a_node_server(&world, "@x402/express", "x402-express-server.mjs", config)
+            .await
+    {
+        assert_eq!(from, "express");
+    }
 }
 
 #[tokio::test]
@@ -278,38 +269,14 @@ async fn a_v1_client_pays_the_example_api_with_x_payment() {
 
 #[tokio::test]
 async fn the_t402_client_pays_a_v1_express_server_through_the_t402_facilitator() {
-    if !npm_package_installed("x402-express") {
-        return;
-    }
     let Some(world) = AnvilWorld::start_on_chain(BASE_SEPOLIA).await else {
         return;
     };
-    let facilitator = serve(facilitator_router(world.facilitator.clone())).await;
-    let server = NodeServer::spawn(
-        "x402-v1.mjs",
-        json!({
-            "command": "server",
-            "facilitatorUrl": facilitator,
-            "network": "base-sepolia",
-            "token": world.token.to_checksum(None),
-            "payTo": world.pay_to.to_checksum(None),
-            "amount": "10000",
-        }),
-    )
-    .await;
-    let response = t402_client(&world)
-        .get(&format!("{}/weather", server.url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text());
-    let body: Value = response.json().unwrap();
-    assert_eq!(body["from"], "x402-express v1");
-    let receipt = response.receipt().expect("an X-PAYMENT-RESPONSE");
-    assert!(receipt.success, "{receipt:?}");
-    assert_eq!(receipt.network, "base-sepolia");
-    assert_eq!(
-        world.token_balance(world.pay_to).await,
-        U256::from(10_000u64)
-    );
+    let config = json!({"command": "server", "network": "base-sepolia"});
+    if let Some((from, receipt)) =
+        t402_client_pays_a_node_server(&world, "x402-express", "x402-v1.mjs", config).await
+    {
+        assert_eq!(from, "x402-express v1");
+        assert_eq!(receipt.network, "base-sepolia");
+    }
 }

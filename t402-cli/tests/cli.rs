@@ -1,17 +1,18 @@
 //! The `t402` binary: decode of every spec header, inspect and pay against a t402 server on the
 //! devnet, and the facilitator command serving a t402 server over loopback on anvil.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Command as StdCommand;
 use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
-use assert_cmd::Command;
 use serde_json::Value;
 use t402_core::{Network, NetworkPattern};
 use t402_testkit::{CHAIN, DevnetWorld, serve_priced_report};
+
+mod common;
+use common::{key_hex, start_facilitator, t402};
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -19,10 +20,6 @@ fn fixture(name: &str) -> Value {
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn t402() -> Command {
-    Command::cargo_bin("t402").unwrap()
 }
 
 #[test]
@@ -161,10 +158,6 @@ fn pay_never_reads_a_key_from_arguments() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("T402_PRIVATE_KEY"));
 }
 
-fn key_hex(key: &PrivateKeySigner) -> String {
-    format!("0x{}", alloy_primitives::hex::encode(key.to_bytes()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_and_pay_a_server_on_the_devnet() {
     let DevnetWorld {
@@ -235,46 +228,6 @@ async fn inspect_and_pay_a_server_on_the_devnet() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("T402-1002"));
 }
 
-/// A `t402 facilitator` process, killed (SIGKILL) on drop.
-struct Facilitator {
-    child: std::process::Child,
-    /// `http://127.0.0.1:<port>`.
-    base: String,
-}
-
-impl Drop for Facilitator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `t402 facilitator --config <config>` with `envs` and reads the address it prints.
-async fn start_facilitator(config: &std::path::Path, envs: &[(&str, String)]) -> Facilitator {
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("t402"))
-        .args(["facilitator", "--config"])
-        .arg(config)
-        .envs(envs.iter().map(|(name, value)| (*name, value)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("facilitator listening on ")
-        .expect("the facilitator prints its address")
-        .to_owned();
-    Facilitator { child, base }
-}
-
 /// One chain and a settlement store named by variables; `receipt_timeout_secs` as given.
 fn facilitator_config(
     dir: &std::path::Path,
@@ -330,6 +283,7 @@ async fn the_facilitator_command_serves_a_t402_server() {
     let config = facilitator_config(&dir, 2, 30);
     let facilitator = start_facilitator(
         &config,
+        &[],
         &[
             ("T402_TEST_RPC_URL", anvil.url.clone()),
             ("T402_TEST_STORE_URL", redis.url()),
@@ -426,7 +380,7 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
 
     // Blocks are mined only when asked: the broadcast transaction waits in the pool.
     world.set_automine(false).await;
-    let first = start_facilitator(&config, &envs).await;
+    let first = start_facilitator(&config, &[], &envs).await;
     let settling = {
         let remote = t402_server::facilitator::HttpFacilitator::new(&first.base).unwrap();
         let request = request.clone();
@@ -449,7 +403,7 @@ async fn a_facilitator_killed_after_broadcasting_is_followed_by_its_restart_not_
     );
 
     // Started again, the same settlement follows the recorded transaction.
-    let second = start_facilitator(&config, &envs).await;
+    let second = start_facilitator(&config, &[], &envs).await;
     let retry = {
         let remote = t402_server::facilitator::HttpFacilitator::new(&second.base).unwrap();
         let request = request.clone();
@@ -531,6 +485,7 @@ key_envs = ["T402_TEST_KEY"]
     .unwrap();
     let facilitator = start_facilitator(
         &config,
+        &[],
         &[
             ("T402_TEST_RPC_URL", anvil.url.clone()),
             ("T402_TEST_KEY", key_hex(&key)),
@@ -646,35 +601,12 @@ async fn sigterm_during_a_settlement_stops_taking_requests_and_finishes_it() {
     let dir = std::env::temp_dir().join(format!("t402-cli-sigterm-{}", std::process::id()));
     // The file's address cannot be bound: --listen replaces it.
     let config = keyed_config(&dir, "203.0.113.1:4020");
-    let mut facilitator = {
-        let envs = [
-            ("T402_TEST_RPC_URL", anvil.url.clone()),
-            ("T402_TEST_KEY_1", key_hex(&key)),
-            ("T402_TEST_API_KEY", API_KEY.to_owned()),
-        ];
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("t402"))
-            .args(["facilitator", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .envs(envs.iter().map(|(name, value)| (*name, value)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            line
-        })
-        .await
-        .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("facilitator listening on ")
-            .expect("the facilitator prints its address")
-            .to_owned();
-        Facilitator { child, base }
-    };
+    let envs = [
+        ("T402_TEST_RPC_URL", anvil.url.clone()),
+        ("T402_TEST_KEY_1", key_hex(&key)),
+        ("T402_TEST_API_KEY", API_KEY.to_owned()),
+    ];
+    let mut facilitator = start_facilitator(&config, &["--listen", "127.0.0.1:0"], &envs).await;
     let base = facilitator.base.clone();
     let keyed = |endpoint: t402_server::facilitator::Endpoint| {
         let _ = endpoint;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
-use assert_cmd::Command;
 use axum::Router;
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -15,13 +14,8 @@ use t402_evm::ExactEvmServer;
 use t402_server::{PaymentLayer, PaymentOption, Route};
 use t402_testkit::{CHAIN, DevnetWorld, serve, test_token_price};
 
-fn t402() -> Command {
-    Command::cargo_bin("t402").unwrap()
-}
-
-fn key_hex(key: &PrivateKeySigner) -> String {
-    format!("0x{}", alloy_primitives::hex::encode(key.to_bytes()))
-}
+mod common;
+use common::{key_hex, t402};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("t402-cli-{name}-{}", std::process::id()));

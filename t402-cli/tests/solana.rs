@@ -2,8 +2,6 @@
 //! `t402 facilitator` process, paid by the `t402 pay` process, both speaking JSON-RPC to a real
 //! Solana runtime (litesvm running the SPL Token program) through the test kit's JSON-RPC front.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +13,8 @@ use t402_server::{PaymentLayer, PaymentOption, Route};
 use t402_svm::ExactSvmServer;
 use t402_svm::litesvm::LiteSvmRuntime;
 use t402_svm::pubkey::{Pubkey, TOKEN_PROGRAM};
+
+mod common;
 
 const DEVNET: &str = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1";
 
@@ -31,16 +31,6 @@ fn pair(key: &SigningKey) -> Vec<u8> {
     let mut bytes = key.to_bytes().to_vec();
     bytes.extend_from_slice(&key.verifying_key().to_bytes());
     bytes
-}
-
-/// Kills the process on drop.
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,32 +57,19 @@ async fn t402_pay_pays_on_solana_through_the_t402_facilitator() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("t402"))
-        .args(["facilitator", "--config"])
-        .arg(&config)
-        .env("T402_TEST_SOLANA_RPC", &rpc_url)
-        .env(
-            "T402_TEST_FEE_PAYER",
-            bs58::encode(pair(&fee_payer)).into_string(),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let facilitator = Process(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("facilitator listening on ")
-        .expect("the facilitator prints its address")
-        .to_owned();
+    let facilitator = common::start_facilitator(
+        &config,
+        &[],
+        &[
+            ("T402_TEST_SOLANA_RPC", rpc_url.clone()),
+            (
+                "T402_TEST_FEE_PAYER",
+                bs58::encode(pair(&fee_payer)).into_string(),
+            ),
+        ],
+    )
+    .await;
+    let base = facilitator.base.clone();
     let supported: Value = reqwest::get(format!("{base}/supported"))
         .await
         .unwrap()

@@ -6,8 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use t402_core::{ClientMechanism, PaymentPayload, PaymentRequirements, VerifyRequest};
+use serde_json::Value;
 use t402_server::facilitator_service::{ApiKeys, FacilitatorService};
 use t402_testkit::DevnetWorld;
 use tower::ServiceExt;
@@ -55,21 +54,7 @@ async fn each_settlement_is_logged_with_its_request_key_payment_payer_and_outcom
     let app = FacilitatorService::new(std::sync::Arc::new(recorded))
         .api_keys(ApiKeys::named([("partner-b", KEY_B)]).unwrap())
         .router();
-    let requirements: PaymentRequirements = serde_json::from_value(json!({
-        "scheme": "exact", "network": "eip155:31337", "amount": "10000",
-        "asset": world.token.to_checksum(None), "payTo": world.pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300, "extra": {"name": "USD Coin", "version": "2"}
-    }))
-    .unwrap();
-    let signed = t402_evm::ExactEvmClient::new(world.payer.clone())
-        .create_payload(2, &requirements, None)
-        .await
-        .unwrap();
-    let request = serde_json::to_value(VerifyRequest::new(
-        PaymentPayload::new(requirements.clone().into(), signed.payload),
-        requirements,
-    ))
-    .unwrap();
+    let request = serde_json::to_value(world.payment(10_000).await).unwrap();
     let settle = Request::post("/settle")
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {KEY_B}"))

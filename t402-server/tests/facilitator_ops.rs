@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use t402_core::{ClientMechanism, PaymentPayload, PaymentRequirements, VerifyRequest};
 use t402_server::facilitator_service::{ApiKeys, FacilitatorService, RateLimit};
 use t402_testkit::DevnetWorld;
 use tower::ServiceExt;
@@ -136,21 +135,7 @@ async fn metrics_count_requests_by_network_scheme_and_outcome() {
         .api_keys(keys())
         .with_metrics()
         .router();
-    let requirements: PaymentRequirements = serde_json::from_value(json!({
-        "scheme": "exact", "network": "eip155:31337", "amount": "10000",
-        "asset": world.token.to_checksum(None), "payTo": world.pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300, "extra": {"name": "USD Coin", "version": "2"}
-    }))
-    .unwrap();
-    let signed = t402_evm::ExactEvmClient::new(world.payer.clone())
-        .create_payload(2, &requirements, None)
-        .await
-        .unwrap();
-    let request = serde_json::to_value(VerifyRequest::new(
-        PaymentPayload::new(requirements.clone().into(), signed.payload),
-        requirements,
-    ))
-    .unwrap();
+    let request = serde_json::to_value(world.payment(10_000).await).unwrap();
 
     let (response, body) = send(&app, post("/verify", Some(KEY_A), &request)).await;
     assert_eq!(response.status(), StatusCode::OK);

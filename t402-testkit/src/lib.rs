@@ -131,6 +131,49 @@ impl DevnetWorld {
     }
 }
 
+impl DevnetWorld {
+    /// A fresh payment of `amount` atomic units of the test token from the payer to
+    /// [`pay_to`](Self::pay_to), as a facilitator request.
+    pub async fn payment(&self, amount: u64) -> t402_core::FacilitatorRequest {
+        let chain_id = t402_evm::chain::EvmChain::chain_id(self.devnet.as_ref());
+        signed_payment(
+            &self.payer,
+            self.token,
+            self.pay_to,
+            &Network::eip155(chain_id),
+            amount,
+        )
+        .await
+    }
+}
+
+/// A payment of `amount` atomic units of the test token at `token` from `payer` to `pay_to` on
+/// `network`, signed now, as a facilitator request.
+async fn signed_payment(
+    payer: &PrivateKeySigner,
+    token: Address,
+    pay_to: Address,
+    network: &Network,
+    amount: u64,
+) -> t402_core::FacilitatorRequest {
+    use t402_core::ClientMechanism;
+    let requirements: t402_core::PaymentRequirements = serde_json::from_value(serde_json::json!({
+        "scheme": "exact", "network": network.to_string(),
+        "amount": amount.to_string(), "asset": token.to_checksum(None),
+        "payTo": pay_to.to_checksum(None), "maxTimeoutSeconds": 300,
+        "extra": {"name": "USD Coin", "version": "2"}
+    }))
+    .expect("requirements");
+    let signed = t402_evm::ExactEvmClient::new(payer.clone())
+        .create_payload(2, &requirements, None)
+        .await
+        .expect("a signed payment");
+    t402_core::FacilitatorRequest::V2(t402_core::VerifyRequest::new(
+        t402_core::PaymentPayload::new(requirements.clone().into(), signed.payload),
+        requirements,
+    ))
+}
+
 impl Default for DevnetWorld {
     fn default() -> Self {
         Self::new()
@@ -212,23 +255,14 @@ impl AnvilWorld {
     /// A fresh payment of `amount` atomic units of the test token from the payer to
     /// [`pay_to`](Self::pay_to), as a facilitator request.
     pub async fn payment(&self, amount: u64) -> t402_core::FacilitatorRequest {
-        use t402_core::ClientMechanism;
-        let requirements: t402_core::PaymentRequirements =
-            serde_json::from_value(serde_json::json!({
-                "scheme": "exact", "network": self.network().to_string(),
-                "amount": amount.to_string(), "asset": self.token.to_checksum(None),
-                "payTo": self.pay_to.to_checksum(None), "maxTimeoutSeconds": 300,
-                "extra": {"name": "USD Coin", "version": "2"}
-            }))
-            .expect("requirements");
-        let signed = t402_evm::ExactEvmClient::new(self.payer.clone())
-            .create_payload(2, &requirements, None)
-            .await
-            .expect("a signed payment");
-        t402_core::FacilitatorRequest::V2(t402_core::VerifyRequest::new(
-            t402_core::PaymentPayload::new(requirements.clone().into(), signed.payload),
-            requirements,
-        ))
+        signed_payment(
+            &self.payer,
+            self.token,
+            self.pay_to,
+            &self.network(),
+            amount,
+        )
+        .await
     }
 
     /// The latest block's number.

@@ -1,0 +1,67 @@
+//! What the `t402` binary's test suites share: the binary, keys as text, and a
+//! `t402 facilitator` process.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+
+use alloy_signer_local::PrivateKeySigner;
+use assert_cmd::Command;
+
+/// The binary under test.
+pub fn t402() -> Command {
+    Command::cargo_bin("t402").unwrap()
+}
+
+/// An EVM key as `0x…` hex.
+pub fn key_hex(key: &PrivateKeySigner) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(key.to_bytes()))
+}
+
+/// A `t402 facilitator` process, killed (SIGKILL) on drop.
+pub struct Facilitator {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl Drop for Facilitator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `t402 facilitator <args> --config <config>` with `envs` and reads the address it
+/// prints.
+pub async fn start_facilitator(
+    config: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, String)],
+) -> Facilitator {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("t402"))
+        .arg("facilitator")
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .envs(envs.iter().map(|(name, value)| (*name, value)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("facilitator listening on ")
+        .expect("the facilitator prints its address")
+        .to_owned();
+    Facilitator { child, base }
+}

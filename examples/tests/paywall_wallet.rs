@@ -27,33 +27,12 @@ const WEATHER_PRICE: u64 = 1_000;
 /// Where the page links transactions.
 const EXPLORER: &str = "https://explorer.test/tx/";
 
-fn find_chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join(name))
-                    .find(|candidate| candidate.exists())
-            })
-        })
-}
-
 /// Chromium and playwright-core, or `None` (skipped) when `T402_SKIP_EXTERNAL` is set.
 fn browser() -> Option<PathBuf> {
     if !npm_package_installed("playwright-core") {
         return None;
     }
-    match find_chromium() {
-        Some(path) => Some(path),
-        None if std::env::var_os("T402_SKIP_EXTERNAL").is_some() => {
-            eprintln!("skipped: Chromium is not installed (T402_SKIP_EXTERNAL is set)");
-            None
-        }
-        None => panic!(
-            "Chromium is not installed: run `apt-get install chromium` (scripts/test does as root)"
-        ),
-    }
+    t402_testkit::chromium()
 }
 
 /// Refuses to settle payments for `/report/...`: the page must say the settlement failed.

@@ -8,28 +8,10 @@ use std::time::Duration;
 
 use common::*;
 
-fn find_chromium() -> Option<std::path::PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join(name))
-                    .find(|candidate| candidate.exists())
-            })
-        })
-}
-
 #[tokio::test]
 async fn chromium_shows_the_amount_and_the_network() {
-    let Some(chromium) = find_chromium() else {
-        if std::env::var_os("T402_SKIP_EXTERNAL").is_some() {
-            eprintln!("skipped: Chromium is not installed (T402_SKIP_EXTERNAL is set)");
-            return;
-        }
-        panic!(
-            "Chromium is not installed: run `apt-get install chromium` (scripts/test does as root)"
-        );
+    let Some(chromium) = t402_testkit::chromium() else {
+        return;
     };
     let world = World::new();
     let app = world.app(world.builder_with(world.facilitator.clone()));

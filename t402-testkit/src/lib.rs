@@ -409,6 +409,31 @@ pub fn npm_package_installed(package: &str) -> bool {
     panic!("{package} is not installed: run `npm ci` at the repository root (scripts/test does)");
 }
 
+/// Chromium (Debian's `chromium`, or `chromium-browser` / `google-chrome` on the `PATH`). When
+/// it is missing: `None` with a note if `T402_SKIP_EXTERNAL` is set, else a panic naming the
+/// setup command.
+pub fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join(name))
+                    .find(|candidate| candidate.exists())
+            })
+        });
+    if found.is_none() {
+        if std::env::var_os("T402_SKIP_EXTERNAL").is_some() {
+            eprintln!("skipped: Chromium is not installed (T402_SKIP_EXTERNAL is set)");
+            return None;
+        }
+        panic!(
+            "Chromium is not installed: run `apt-get install chromium` (scripts/test does as root)"
+        );
+    }
+    found
+}
+
 /// A long-running node script (a server), killed on drop.
 #[derive(Debug)]
 pub struct NodeServer {

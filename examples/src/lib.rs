@@ -28,6 +28,8 @@ pub mod guide {
     pub mod evm {}
     #[doc = include_str!("../../docs/src/facilitator.md")]
     pub mod facilitator {}
+    #[doc = include_str!("../../docs/src/gateway.md")]
+    pub mod gateway {}
     #[doc = include_str!("../../docs/src/interop.md")]
     pub mod interop {}
     #[doc = include_str!("../../docs/src/introduction.md")]
@@ -57,6 +59,7 @@ pub mod guide {
         "concepts",
         "evm",
         "facilitator",
+        "gateway",
         "interop",
         "introduction",
         "money",

@@ -325,7 +325,7 @@ pub(crate) async fn check(
 }
 
 /// Resolves on SIGTERM (what container runtimes send) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -6,6 +6,7 @@ mod balance;
 mod decode;
 mod error;
 mod facilitator;
+mod gateway;
 mod inspect;
 mod keys;
 mod output;
@@ -96,6 +97,18 @@ enum Command {
         listen: Option<String>,
         /// Check the configuration: read it, connect to every chain and the store, print what
         /// would be served, and exit.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Put a price on routes of an existing HTTP API: a paying reverse proxy in front of it.
+    Gateway {
+        /// The configuration file.
+        #[arg(long, env = "T402_GATEWAY_CONFIG")]
+        config: PathBuf,
+        /// Listen here instead of the file's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Check the configuration (variables set, routes valid), print the routes and exit.
         #[arg(long)]
         check: bool,
     },
@@ -252,6 +265,14 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
             .print(json),
         Command::Facilitator { config, listen, .. } => {
             facilitator::serve(&config, listen.as_deref()).await?
+        }
+        Command::Gateway {
+            config,
+            check: true,
+            ..
+        } => gateway::check(&config).await?.print(json),
+        Command::Gateway { config, listen, .. } => {
+            gateway::serve(&config, listen.as_deref()).await?
         }
         Command::Keygen { chain, out, force } => {
             let address = keys::keygen(chain, &out, force)?;

@@ -40,10 +40,22 @@ pub async fn start_facilitator(
     args: &[&str],
     envs: &[(&str, String)],
 ) -> Facilitator {
+    let mut all = vec!["facilitator"];
+    all.extend_from_slice(args);
+    all.push("--config");
+    start_command(&all, config, envs, "facilitator listening on ").await
+}
+
+/// Starts `t402 <args> <config>` with `envs` and reads the address from the first line, which
+/// starts with `prefix`.
+pub async fn start_command(
+    args: &[&str],
+    config: &std::path::Path,
+    envs: &[(&str, String)],
+    prefix: &str,
+) -> Facilitator {
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("t402"))
-        .arg("facilitator")
         .args(args)
-        .arg("--config")
         .arg(config)
         .envs(envs.iter().map(|(name, value)| (*name, value)))
         .stdout(Stdio::piped())
@@ -60,8 +72,8 @@ pub async fn start_facilitator(
     .unwrap();
     let base = line
         .trim()
-        .strip_prefix("facilitator listening on ")
-        .expect("the facilitator prints its address")
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("the process prints its address: {line:?}"))
         .to_owned();
     Facilitator { child, base }
 }

@@ -1,0 +1,351 @@
+//! `t402 gateway --config FILE`: a reverse proxy that puts a price on routes of an existing HTTP
+//! API without changing it. Requests to priced routes go through the payment layer (challenge,
+//! verification, settlement, replay guard); every request that passes is forwarded to the
+//! upstream. One JSON line per paid request goes to the metering log.
+//!
+//! ```toml
+//! listen = "127.0.0.1:4021"
+//! upstream = "http://127.0.0.1:8080"         # the API's base URL
+//! upstream_headers = { authorization = "UPSTREAM_AUTHORIZATION" }   # values from variables
+//! max_request_bytes = 1048576                 # optional (1 MiB)
+//! max_response_bytes = 8388608                # optional: held until settlement (8 MiB)
+//! timeout_secs = 30                           # optional
+//! metering_log = "metering.jsonl"             # optional; "-" for standard output
+//!
+//! [[facilitators]]
+//! url = "https://facilitator.example"         # or url_env = "FACILITATOR_URL"
+//! api_key_env = "FACILITATOR_API_KEY"         # optional: sent as a bearer token
+//!
+//! [[routes]]
+//! pattern = "GET /weather"
+//! network = "eip155:84532"
+//! pay_to = "0x…"
+//! price = "$0.001"                            # money, in the network's USDC; or:
+//! # amount = "1000"; asset = "0x…"; decimals = 6; eip712_name = "USDC"; eip712_version = "2"
+//! settle = "after"                            # or "before"; streaming = true implies before
+//! description = "Today's weather"
+//! ```
+
+mod metering;
+mod proxy;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use serde::Deserialize;
+use t402_core::{AssetAmount, Network, NetworkPattern, Price};
+use t402_server::facilitator::{Endpoint, HttpFacilitator};
+use t402_server::{PaymentLayer, PaymentOption, Route, SettleMode};
+
+use crate::error::{CliError, exit};
+
+/// The configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    listen: String,
+    upstream: String,
+    #[serde(default)]
+    upstream_headers: BTreeMap<String, String>,
+    #[serde(default = "default_max_request")]
+    max_request_bytes: usize,
+    #[serde(default = "default_max_response")]
+    max_response_bytes: usize,
+    #[serde(default = "default_timeout")]
+    timeout_secs: u64,
+    #[serde(default)]
+    metering_log: Option<String>,
+    facilitators: Vec<FacilitatorConfig>,
+    routes: Vec<RouteConfig>,
+}
+
+fn default_max_request() -> usize {
+    1024 * 1024
+}
+
+fn default_max_response() -> usize {
+    t402_server::config::DEFAULT_MAX_BUFFERED_BYTES
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FacilitatorConfig {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    url_env: Option<String>,
+    #[serde(default)]
+    api_key_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteConfig {
+    pattern: String,
+    network: String,
+    pay_to: String,
+    #[serde(default = "exact")]
+    scheme: String,
+    #[serde(default)]
+    price: Option<String>,
+    #[serde(default)]
+    amount: Option<String>,
+    #[serde(default)]
+    asset: Option<String>,
+    #[serde(default)]
+    decimals: Option<u8>,
+    #[serde(default)]
+    eip712_name: Option<String>,
+    #[serde(default)]
+    eip712_version: Option<String>,
+    #[serde(default)]
+    settle: Option<String>,
+    #[serde(default)]
+    streaming: bool,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    max_timeout_seconds: Option<u64>,
+}
+
+fn exact() -> String {
+    "exact".into()
+}
+
+fn env(name: &str) -> Result<String, CliError> {
+    std::env::var(name).map_err(|_| {
+        CliError::new(
+            exit::INPUT,
+            format!("environment variable {name} is not set"),
+        )
+    })
+}
+
+fn input(message: impl Into<String>) -> CliError {
+    CliError::new(exit::INPUT, message)
+}
+
+/// One route's payment option.
+fn option(route: &RouteConfig) -> Result<PaymentOption, CliError> {
+    let at = |what: &str| input(format!("route `{}`: {what}", route.pattern));
+    let network = Network::parse_lenient(&route.network).map_err(|err| at(&err.to_string()))?;
+    let price = match (&route.price, &route.amount, &route.asset) {
+        (Some(money), None, None) => Price::money(money).map_err(|err| at(&err.to_string()))?,
+        (None, Some(amount), Some(asset)) => {
+            let amount = amount.parse().map_err(|_| at("amount is not an integer"))?;
+            let mut price = AssetAmount::new(asset.clone(), amount);
+            if let (Some(name), Some(version)) = (&route.eip712_name, &route.eip712_version) {
+                let mut extra = serde_json::Map::new();
+                extra.insert("name".into(), name.clone().into());
+                extra.insert("version".into(), version.clone().into());
+                price = price.with_extra(extra);
+            }
+            Price::Asset(price)
+        }
+        _ => return Err(at("give either `price` or both `amount` and `asset`")),
+    };
+    let mut option = PaymentOption::new(route.scheme.clone(), network, price, route.pay_to.clone());
+    if let Some(decimals) = route.decimals {
+        option = option.decimals(decimals);
+    }
+    if let Some(seconds) = route.max_timeout_seconds {
+        option = option.max_timeout_seconds(seconds);
+    }
+    Ok(option)
+}
+
+/// The facilitator clients the file names, with their API keys.
+fn facilitators(config: &Config) -> Result<Vec<HttpFacilitator>, CliError> {
+    if config.facilitators.is_empty() {
+        return Err(input("the configuration names no facilitator"));
+    }
+    let mut out = Vec::new();
+    for facilitator in &config.facilitators {
+        let url = match (&facilitator.url, &facilitator.url_env) {
+            (Some(url), None) => url.clone(),
+            (None, Some(name)) => env(name)?,
+            _ => return Err(input("a facilitator has either `url` or `url_env`")),
+        };
+        let mut client =
+            HttpFacilitator::new(&url).map_err(|err| input(format!("facilitator: {err}")))?;
+        if let Some(name) = &facilitator.api_key_env {
+            let value = HeaderValue::try_from(format!("Bearer {}", env(name)?.trim()))
+                .map_err(|_| input(format!("{name} is not a valid header value")))?;
+            client = client.with_auth_headers(move |_: Endpoint| {
+                let mut headers = HeaderMap::new();
+                headers.insert(http::header::AUTHORIZATION, value.clone());
+                headers
+            });
+        }
+        out.push(client);
+    }
+    Ok(out)
+}
+
+/// The gateway's app: the payment layer over the proxy, with the metering log around it.
+/// `initialize` asks the facilitators what they support and checks every route against it.
+async fn app(config: &Config, initialize: bool) -> Result<Router, CliError> {
+    let base: Uri = config
+        .upstream
+        .parse()
+        .map_err(|_| input(format!("upstream `{}` is not a URL", config.upstream)))?;
+    if !matches!(base.scheme_str(), Some("http" | "https")) || base.authority().is_none() {
+        return Err(input(format!(
+            "upstream `{}` is not an http(s) URL",
+            config.upstream
+        )));
+    }
+    let mut headers = HeaderMap::new();
+    for (name, variable) in &config.upstream_headers {
+        let name = HeaderName::try_from(name.as_str())
+            .map_err(|_| input(format!("upstream header `{name}`")))?;
+        let value = HeaderValue::try_from(env(variable)?)
+            .map_err(|_| input(format!("{variable} is not a valid header value")))?;
+        headers.insert(name, value);
+    }
+    let upstream = proxy::Upstream::new(
+        base,
+        headers,
+        config.max_request_bytes,
+        Duration::from_secs(config.timeout_secs),
+    );
+    let mut builder = PaymentLayer::builder()
+        .mechanism(
+            NetworkPattern::parse("eip155:*").expect("a valid pattern"),
+            t402_evm::ExactEvmServer,
+        )
+        .mechanism(
+            NetworkPattern::parse("solana:*").expect("a valid pattern"),
+            t402_svm::ExactSvmServer,
+        )
+        .without_paywall();
+    for facilitator in facilitators(config)? {
+        builder = builder.facilitator(facilitator);
+    }
+    if config.routes.is_empty() {
+        return Err(input("the configuration prices no route"));
+    }
+    for route in &config.routes {
+        let mut priced = Route::new(option(route)?).max_buffered_bytes(config.max_response_bytes);
+        let before = match route.settle.as_deref() {
+            None | Some("after") => route.streaming,
+            Some("before") => true,
+            Some(other) => {
+                return Err(input(format!(
+                    "route `{}`: settle is `before` or `after`, not `{other}`",
+                    route.pattern
+                )));
+            }
+        };
+        if before {
+            priced = priced.settle(SettleMode::BeforeHandler);
+        }
+        if route.streaming {
+            priced = priced.streaming();
+        }
+        if let Some(description) = &route.description {
+            priced = priced.description(description.clone());
+        }
+        builder = builder.route(&route.pattern, priced);
+    }
+    let layer = builder.build().map_err(|err| input(err.to_string()))?;
+    if initialize {
+        layer
+            .initialize()
+            .await
+            .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
+    }
+    let log = metering::MeteringLog::open(config.metering_log.as_deref())?;
+    Ok(Router::new()
+        .fallback(proxy::forward)
+        .with_state(upstream)
+        .layer(axum::middleware::from_fn(metering::measure))
+        .layer(layer)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(log),
+            metering::record,
+        )))
+}
+
+fn read(path: &std::path::Path) -> Result<Config, CliError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|err| input(format!("{}: {err}", path.display())))?;
+    toml::from_str(&text).map_err(|err| input(format!("{}: {err}", path.display())))
+}
+
+/// `--check`: reads the configuration and builds everything but the facilitators' answers
+/// (every variable it names must be set, every route must parse), then says what it would serve.
+pub(crate) async fn check(path: &std::path::Path) -> Result<crate::output::Output, CliError> {
+    let config = read(path)?;
+    // Built to check it, not served.
+    let _app = app(&config, false).await?;
+    let routes: Vec<serde_json::Value> = config
+        .routes
+        .iter()
+        .map(|route| {
+            serde_json::json!({
+                "pattern": route.pattern,
+                "network": route.network,
+                "scheme": route.scheme,
+                "price": route.price,
+                "amount": route.amount,
+                "asset": route.asset,
+                "payTo": route.pay_to,
+            })
+        })
+        .collect();
+    let mut text = format!(
+        "configuration {} is valid\nforwards to {}\n",
+        path.display(),
+        config.upstream
+    );
+    for route in &config.routes {
+        let price = route
+            .price
+            .clone()
+            .or_else(|| {
+                route
+                    .amount
+                    .as_ref()
+                    .map(|amount| format!("{amount} (atomic)"))
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "prices: {} at {price} on {} to {}\n",
+            route.pattern, route.network, route.pay_to
+        ));
+    }
+    Ok(crate::output::Output::new(
+        text,
+        serde_json::json!({"valid": true, "upstream": config.upstream, "routes": routes}),
+    ))
+}
+
+/// Serves the gateway until SIGTERM or SIGINT.
+pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Result<(), CliError> {
+    let config = read(path)?;
+    let app = app(&config, true).await?;
+    let listen = listen.unwrap_or(&config.listen).to_owned();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|err| input(format!("listen on {listen}: {err}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
+    println!(
+        "gateway listening on http://{address}, forwarding to {}",
+        config.upstream
+    );
+    tracing::info!(%address, upstream = %config.upstream, "gateway listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(crate::facilitator::shutdown_signal())
+        .await
+        .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))
+}

@@ -1,0 +1,350 @@
+//! `t402 gateway`: a real upstream (an axum app) behind the gateway process, a t402 facilitator
+//! on the in-process devnet; paid with the t402 client and with the reference TypeScript client.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy_primitives::U256;
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use t402_client::{Client, Payer, SpendPolicy};
+use t402_core::{Network, NetworkPattern};
+use t402_testkit::{CHAIN, DevnetWorld, PAYER_FUNDS, serve};
+
+mod common;
+
+/// What the upstream saw.
+#[derive(Default)]
+struct Seen {
+    hits: AtomicUsize,
+    last: Mutex<Option<(Method, Uri, HeaderMap, Bytes)>>,
+}
+
+fn upstream(seen: Arc<Seen>) -> Router {
+    let record = seen.clone();
+    let echo = any(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let record = record.clone();
+            async move {
+                record.hits.fetch_add(1, Ordering::SeqCst);
+                *record.last.lock().unwrap() = Some((method, uri, headers, body.clone()));
+                (
+                    [
+                        ("x-upstream", "yes"),
+                        ("content-type", "application/octet-stream"),
+                    ],
+                    [b"echo:".as_slice(), &body].concat(),
+                )
+            }
+        },
+    );
+    let counted = seen.clone();
+    Router::new()
+        .route(
+            "/weather",
+            get(move || {
+                let counted = counted.clone();
+                async move {
+                    counted.hits.fetch_add(1, Ordering::SeqCst);
+                    (
+                        [("x-upstream", "yes"), ("content-type", "application/json")],
+                        r#"{"forecast":"sunny","bytes":[0,1,2]}"#,
+                    )
+                }
+            }),
+        )
+        .route("/echo", echo.clone())
+        .route("/free", echo)
+        .route(
+            "/events",
+            get(|| async {
+                let events = futures_events();
+                (
+                    [("content-type", "text/event-stream")],
+                    axum::body::Body::from_stream(events),
+                )
+                    .into_response()
+            }),
+        )
+}
+
+/// Three server-sent events, 20 ms apart.
+fn futures_events()
+-> impl tokio_stream::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        for n in 1..=3 {
+            let _ = tx
+                .send(Ok(Bytes::from(format!("data: event {n}\n\n"))))
+                .await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+struct Gateway {
+    _process: common::Facilitator,
+    base: String,
+    log: std::path::PathBuf,
+    dir: std::path::PathBuf,
+}
+
+async fn start(world: &DevnetWorld, upstream: &str) -> Gateway {
+    let facilitator = serve(t402_server::facilitator_router(world.facilitator.clone())).await;
+    let dir = std::env::temp_dir().join(format!("t402-gateway-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("metering.jsonl");
+    let priced = |pattern: &str, extra: &str| {
+        format!(
+            r#"
+[[routes]]
+pattern = "{pattern}"
+network = "eip155:{CHAIN}"
+pay_to = "{}"
+amount = "10000"
+asset = "{}"
+decimals = 6
+eip712_name = "USD Coin"
+eip712_version = "2"
+{extra}
+"#,
+            world.pay_to.to_checksum(None),
+            world.token.to_checksum(None),
+        )
+    };
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:0"
+upstream = "{upstream}"
+upstream_headers = {{ authorization = "T402_TEST_UPSTREAM_AUTH" }}
+metering_log = "{}"
+
+[[facilitators]]
+url = "{facilitator}"
+{}{}{}"#,
+            log.display(),
+            priced("GET /weather", "description = \"Today's weather\""),
+            priced("POST /echo", ""),
+            priced("GET /events", "streaming = true"),
+        ),
+    )
+    .unwrap();
+    let process = common::start_command(
+        &["gateway", "--config"],
+        &config,
+        &[(
+            "T402_TEST_UPSTREAM_AUTH",
+            "Bearer upstream-secret".to_owned(),
+        )],
+        "gateway listening on ",
+    )
+    .await;
+    let base = process.base.split(',').next().unwrap().to_owned();
+    Gateway {
+        _process: process,
+        base,
+        log,
+        dir,
+    }
+}
+
+fn client(world: &DevnetWorld) -> Client {
+    let payer = Payer::new()
+        .mechanism(
+            NetworkPattern::parse("eip155:*").unwrap(),
+            Arc::new(t402_evm::ExactEvmClient::new(world.payer.clone())),
+        )
+        .policy(
+            SpendPolicy::new()
+                .allow_asset(
+                    Network::eip155(CHAIN),
+                    &world.token.to_checksum(None),
+                    6,
+                    Some("0.05"),
+                )
+                .unwrap(),
+        );
+    Client::builder().payer(payer).build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_charges_for_an_unchanged_upstream() {
+    let world = DevnetWorld::new();
+    let seen = Arc::new(Seen::default());
+    let upstream_url = serve(upstream(seen.clone())).await;
+    let gateway = start(&world, &upstream_url).await;
+    let paid_to = || async {
+        world
+            .devnet
+            .token_balance(world.token, world.pay_to)
+            .await
+            .unwrap()
+    };
+
+    // Unpaid: the challenge, and the upstream is never reached.
+    let unpaid = reqwest::get(format!("{}/weather", gateway.base))
+        .await
+        .unwrap();
+    assert_eq!(unpaid.status(), 402);
+    assert!(unpaid.headers().contains_key("payment-required"));
+    assert_eq!(seen.hits.load(Ordering::SeqCst), 0);
+
+    // Paid: the upstream's status, headers and body, byte for byte.
+    let client = client(&world);
+    let paid = client
+        .get(&format!("{}/weather", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200, "{}", paid.text());
+    assert_eq!(paid.headers()["x-upstream"], "yes");
+    assert_eq!(
+        paid.bytes().as_ref(),
+        br#"{"forecast":"sunny","bytes":[0,1,2]}"#
+    );
+    assert!(paid.receipt().expect("a receipt").success);
+    assert_eq!(seen.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(paid_to().await, U256::from(10_000u64));
+
+    // A body, a query and headers reach the upstream; hop-by-hop and payment headers do not;
+    // the upstream's credentials are added.
+    let paid = client
+        .post(&format!("{}/echo?city=lisbon", gateway.base))
+        .header("connection", "x-drop")
+        .header("x-drop", "1")
+        .header("proxy-authorization", "Basic c2VjcmV0")
+        .header("x-kept", "2")
+        .body(vec![0u8, 255, 10, 13])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200, "{}", paid.text());
+    assert_eq!(
+        paid.bytes().as_ref(),
+        &[b'e', b'c', b'h', b'o', b':', 0, 255, 10, 13]
+    );
+    let (method, uri, headers, body) = seen.last.lock().unwrap().clone().unwrap();
+    assert_eq!(method, Method::POST);
+    assert_eq!(uri.path_and_query().unwrap().as_str(), "/echo?city=lisbon");
+    assert_eq!(body.as_ref(), &[0u8, 255, 10, 13]);
+    assert_eq!(headers["authorization"], "Bearer upstream-secret");
+    assert_eq!(headers["x-kept"], "2");
+    for dropped in [
+        "x-drop",
+        "proxy-authorization",
+        "payment-signature",
+        "x-payment",
+    ] {
+        assert!(
+            !headers.contains_key(dropped),
+            "{dropped} reached the upstream"
+        );
+    }
+
+    // Unpriced routes pass through free.
+    let free = reqwest::get(format!("{}/free", gateway.base))
+        .await
+        .unwrap();
+    assert_eq!(free.status(), 200);
+    assert_eq!(free.bytes().await.unwrap().as_ref(), b"echo:");
+
+    // A streaming route settles first, then the events flow through.
+    let events = client
+        .get(&format!("{}/events", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert_eq!(
+        events.text(),
+        "data: event 1\n\ndata: event 2\n\ndata: event 3\n\n"
+    );
+    assert!(events.receipt().expect("settled before the stream").success);
+    assert_eq!(paid_to().await, U256::from(30_000u64));
+
+    // One metering line per paid request.
+    let lines: Vec<Value> = std::fs::read_to_string(&gateway.log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["route"], "GET /weather");
+    assert_eq!(lines[0]["payer"], world.payer.address().to_checksum(None));
+    assert_eq!(lines[0]["amount"], "10000");
+    assert_eq!(lines[0]["upstreamStatus"], 200);
+    assert_eq!(lines[0]["settled"], true);
+    assert!(lines[0]["transaction"].as_str().unwrap().starts_with("0x"));
+    assert_eq!(lines[1]["route"], "POST /echo");
+    assert_eq!(lines[2]["route"], "GET /events");
+
+    // The reference TypeScript client pays through the gateway too.
+    if t402_testkit::npm_package_installed("@x402/fetch") {
+        let output = t402_testkit::reference_script(json!({
+            "command": "fetch",
+            "url": format!("{}/weather", gateway.base),
+            "privateKey": common::key_hex(&world.payer),
+            "allowedAsset": {
+                "network": format!("eip155:{CHAIN}"),
+                "asset": world.token.to_checksum(None),
+                "maxAmountPerPayment": "10000",
+            },
+        }))
+        .await;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(answer["status"], 200, "{answer}");
+        assert_eq!(answer["body"], r#"{"forecast":"sunny","bytes":[0,1,2]}"#);
+        assert_eq!(answer["paymentResponse"]["success"], true);
+        assert_eq!(paid_to().await, U256::from(40_000u64));
+    }
+    assert_eq!(
+        world
+            .devnet
+            .token_balance(world.token, world.payer.address())
+            .await
+            .unwrap(),
+        U256::from(PAYER_FUNDS - 40_000)
+    );
+    let _ = std::fs::remove_dir_all(&gateway.dir);
+}
+
+#[test]
+fn the_example_configuration_checks() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gateway.toml");
+    let output = common::t402()
+        .args(["--json", "gateway", "--check", "--config"])
+        .arg(&config)
+        .env("UPSTREAM_AUTHORIZATION", "Bearer example")
+        .env("FACILITATOR_URL", "https://facilitator.invalid")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let checked: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(checked["valid"], true);
+    assert_eq!(checked["routes"].as_array().unwrap().len(), 3);
+    assert_eq!(checked["routes"][0]["pattern"], "GET /weather");
+    // Without the upstream's credentials in the environment: an input error naming the variable.
+    let output = common::t402()
+        .args(["gateway", "--check", "--config"])
+        .arg(&config)
+        .env_remove("UPSTREAM_AUTHORIZATION")
+        .env("FACILITATOR_URL", "https://facilitator.invalid")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("UPSTREAM_AUTHORIZATION"));
+}

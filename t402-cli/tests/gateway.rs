@@ -89,15 +89,16 @@ fn futures_events()
 }
 
 struct Gateway {
-    _process: common::Facilitator,
+    process: common::Facilitator,
     base: String,
     log: std::path::PathBuf,
     dir: std::path::PathBuf,
+    config: std::path::PathBuf,
 }
 
-async fn start(world: &DevnetWorld, upstream: &str) -> Gateway {
+async fn start(world: &DevnetWorld, upstream: &str, name: &str) -> Gateway {
     let facilitator = serve(t402_server::facilitator_router(world.facilitator.clone())).await;
-    let dir = std::env::temp_dir().join(format!("t402-gateway-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("t402-gateway-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("metering.jsonl");
@@ -150,10 +151,11 @@ url = "{facilitator}"
     .await;
     let base = process.base.split(',').next().unwrap().to_owned();
     Gateway {
-        _process: process,
+        process,
         base,
         log,
         dir,
+        config,
     }
 }
 
@@ -181,7 +183,7 @@ async fn the_gateway_charges_for_an_unchanged_upstream() {
     let world = DevnetWorld::new();
     let seen = Arc::new(Seen::default());
     let upstream_url = serve(upstream(seen.clone())).await;
-    let gateway = start(&world, &upstream_url).await;
+    let gateway = start(&world, &upstream_url, "charges").await;
     let paid_to = || async {
         world
             .devnet
@@ -347,4 +349,59 @@ fn the_example_configuration_checks() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("UPSTREAM_AUTHORIZATION"));
+}
+
+/// The amount the first offer of an unpaid answer asks.
+async fn asked(http: &reqwest::Client, url: &str) -> String {
+    let unpaid = http.get(url).send().await.unwrap();
+    assert_eq!(unpaid.status(), 402);
+    let required = t402_core::codec::Codec::default()
+        .decode_payment_required(unpaid.headers()["payment-required"].to_str().unwrap())
+        .unwrap();
+    required.accepts[0].amount.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_prices_without_dropping_the_connection() {
+    let world = DevnetWorld::new();
+    let upstream_url = serve(upstream(Arc::new(Seen::default()))).await;
+    let gateway = start(&world, &upstream_url, "reload").await;
+    let url = format!("{}/weather", gateway.base);
+    // One client, one kept-alive connection throughout.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    assert_eq!(asked(&http, &url).await, "10000");
+
+    let hangup = |pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let text = std::fs::read_to_string(&gateway.config).unwrap();
+    std::fs::write(
+        &gateway.config,
+        text.replacen("amount = \"10000\"", "amount = \"20000\"", 1),
+    )
+    .unwrap();
+    hangup(gateway.process.child.id());
+    let mut now = String::new();
+    for _ in 0..100 {
+        now = asked(&http, &url).await;
+        if now == "20000" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(now, "20000", "the new price is served after SIGHUP");
+
+    // A file that does not load leaves the running prices.
+    std::fs::write(&gateway.config, "this is not toml [").unwrap();
+    hangup(gateway.process.child.id());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(asked(&http, &url).await, "20000");
+    let _ = std::fs::remove_dir_all(&gateway.dir);
 }

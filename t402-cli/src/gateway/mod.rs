@@ -328,10 +328,13 @@ pub(crate) async fn check(path: &std::path::Path) -> Result<crate::output::Outpu
     ))
 }
 
-/// Serves the gateway until SIGTERM or SIGINT.
+/// Serves the gateway until SIGTERM or SIGINT. On SIGHUP the file is read again and, when it is
+/// valid and the facilitators answer, its routes and prices replace the running ones; requests
+/// and connections in flight are not dropped, and a file that does not load leaves the running
+/// configuration as it was. (`listen` is read at start only.)
 pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Result<(), CliError> {
     let config = read(path)?;
-    let app = app(&config, true).await?;
+    let current = Arc::new(std::sync::RwLock::new(app(&config, true).await?));
     let listen = listen.unwrap_or(&config.listen).to_owned();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -344,8 +347,48 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
         config.upstream
     );
     tracing::info!(%address, upstream = %config.upstream, "gateway listening");
-    axum::serve(listener, app)
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(path.to_owned(), current.clone()));
+    let front = Router::new().fallback_service(tower::service_fn(
+        move |request: axum::extract::Request| {
+            let app = current
+                .read()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .clone();
+            async move { tower::ServiceExt::oneshot(app, request).await }
+        },
+    ));
+    axum::serve(listener, front)
         .with_graceful_shutdown(crate::facilitator::shutdown_signal())
         .await
         .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))
+}
+
+/// Loads the file again on each SIGHUP and swaps the app when it loads.
+#[cfg(unix)]
+async fn reload_on_hangup(path: std::path::PathBuf, current: Arc<std::sync::RwLock<Router>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGHUP: prices are not reloaded");
+            return;
+        }
+    };
+    while hangup.recv().await.is_some() {
+        let loaded = match read(&path) {
+            Ok(config) => app(&config, true).await,
+            Err(err) => Err(err),
+        };
+        match loaded {
+            Ok(app) => {
+                *current.write().unwrap_or_else(|poison| poison.into_inner()) = app;
+                tracing::info!(path = %path.display(), "SIGHUP: configuration reloaded");
+            }
+            Err(err) => tracing::warn!(
+                error = %err.message,
+                "SIGHUP: the configuration does not load; the running one stays"
+            ),
+        }
+    }
 }

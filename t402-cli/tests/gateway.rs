@@ -128,6 +128,7 @@ eip712_version = "2"
 upstream = "{upstream}"
 upstream_headers = {{ authorization = "T402_TEST_UPSTREAM_AUTH" }}
 metering_log = "{}"
+metrics_listen = "127.0.0.1:0"
 
 [[facilitators]]
 url = "{facilitator}"
@@ -288,6 +289,33 @@ async fn the_gateway_charges_for_an_unchanged_upstream() {
     assert!(lines[0]["transaction"].as_str().unwrap().starts_with("0x"));
     assert_eq!(lines[1]["route"], "POST /echo");
     assert_eq!(lines[2]["route"], "GET /events");
+
+    // The payment layer's metrics, on their own listener.
+    let mut process = gateway.process;
+    let metrics_line = process.next_line().await;
+    let metrics_url = metrics_line
+        .trim()
+        .strip_prefix("metrics on ")
+        .unwrap_or_else(|| panic!("{metrics_line:?}"))
+        .to_owned();
+    let text = reqwest::get(&metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            // The unpaid probe and the client's first request.
+            .any(|line| line == r#"t402_server_challenges_total{route="GET /weather"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|line| line.starts_with(
+            r#"t402_server_paid_requests_total{route="POST /echo",network="eip155:31337",scheme="exact"} 1"#
+        )),
+        "{text}"
+    );
 
     // The reference TypeScript client pays through the gateway too.
     if t402_testkit::npm_package_installed("@x402/fetch") {

@@ -11,6 +11,7 @@
 //! max_response_bytes = 8388608                # optional: held until settlement (8 MiB)
 //! timeout_secs = 30                           # optional
 //! metering_log = "metering.jsonl"             # optional; "-" for standard output
+//! metrics_listen = "127.0.0.1:9402"           # optional: GET /metrics there
 //!
 //! [[facilitators]]
 //! url = "https://facilitator.example"         # or url_env = "FACILITATOR_URL"
@@ -38,6 +39,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use serde::Deserialize;
 use t402_core::{AssetAmount, Network, NetworkPattern, Price};
 use t402_server::facilitator::{Endpoint, HttpFacilitator};
+use t402_server::metrics::LayerMetrics;
 use t402_server::{PaymentLayer, PaymentOption, Route, SettleMode};
 
 use crate::error::{CliError, exit};
@@ -58,6 +60,9 @@ struct Config {
     timeout_secs: u64,
     #[serde(default)]
     metering_log: Option<String>,
+    /// Where `GET /metrics` is served (apart from the proxied API, whose paths are its own).
+    #[serde(default)]
+    metrics_listen: Option<String>,
     facilitators: Vec<FacilitatorConfig>,
     routes: Vec<RouteConfig>,
 }
@@ -191,7 +196,11 @@ fn facilitators(config: &Config) -> Result<Vec<HttpFacilitator>, CliError> {
 
 /// The gateway's app: the payment layer over the proxy, with the metering log around it.
 /// `initialize` asks the facilitators what they support and checks every route against it.
-async fn app(config: &Config, initialize: bool) -> Result<Router, CliError> {
+async fn app(
+    config: &Config,
+    initialize: bool,
+    metrics: Option<&LayerMetrics>,
+) -> Result<Router, CliError> {
     let base: Uri = config
         .upstream
         .parse()
@@ -255,6 +264,9 @@ async fn app(config: &Config, initialize: bool) -> Result<Router, CliError> {
         }
         builder = builder.route(&route.pattern, priced);
     }
+    if let Some(metrics) = metrics {
+        builder = builder.metrics(metrics.clone());
+    }
     let layer = builder.build().map_err(|err| input(err.to_string()))?;
     if initialize {
         layer
@@ -285,7 +297,7 @@ fn read(path: &std::path::Path) -> Result<Config, CliError> {
 pub(crate) async fn check(path: &std::path::Path) -> Result<crate::output::Output, CliError> {
     let config = read(path)?;
     // Built to check it, not served.
-    let _app = app(&config, false).await?;
+    let _app = app(&config, false, None).await?;
     let routes: Vec<serde_json::Value> = config
         .routes
         .iter()
@@ -334,7 +346,11 @@ pub(crate) async fn check(path: &std::path::Path) -> Result<crate::output::Outpu
 /// configuration as it was. (`listen` is read at start only.)
 pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Result<(), CliError> {
     let config = read(path)?;
-    let current = Arc::new(std::sync::RwLock::new(app(&config, true).await?));
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = LayerMetrics::register(&mut registry);
+    let current = Arc::new(std::sync::RwLock::new(
+        app(&config, true, Some(&metrics)).await?,
+    ));
     let listen = listen.unwrap_or(&config.listen).to_owned();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -347,8 +363,11 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
         config.upstream
     );
     tracing::info!(%address, upstream = %config.upstream, "gateway listening");
+    if let Some(metrics_listen) = &config.metrics_listen {
+        serve_metrics(metrics_listen, registry).await?;
+    }
     #[cfg(unix)]
-    tokio::spawn(reload_on_hangup(path.to_owned(), current.clone()));
+    tokio::spawn(reload_on_hangup(path.to_owned(), current.clone(), metrics));
     let front = Router::new().fallback_service(tower::service_fn(
         move |request: axum::extract::Request| {
             let app = current
@@ -364,9 +383,52 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
         .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))
 }
 
+/// Serves the registry at `GET /metrics` on `address`, in the background.
+async fn serve_metrics(
+    address: &str,
+    registry: prometheus_client::registry::Registry,
+) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|err| input(format!("metrics_listen {address}: {err}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
+    println!("metrics on http://{bound}/metrics");
+    let registry = Arc::new(registry);
+    let app = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = registry.clone();
+            async move {
+                let mut text = String::new();
+                // Writing to a String cannot fail.
+                let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    text,
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::warn!(error = %err, "metrics listener stopped");
+        }
+    });
+    Ok(())
+}
+
 /// Loads the file again on each SIGHUP and swaps the app when it loads.
 #[cfg(unix)]
-async fn reload_on_hangup(path: std::path::PathBuf, current: Arc<std::sync::RwLock<Router>>) {
+async fn reload_on_hangup(
+    path: std::path::PathBuf,
+    current: Arc<std::sync::RwLock<Router>>,
+    metrics: LayerMetrics,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = match signal(SignalKind::hangup()) {
         Ok(hangup) => hangup,
@@ -377,7 +439,7 @@ async fn reload_on_hangup(path: std::path::PathBuf, current: Arc<std::sync::RwLo
     };
     while hangup.recv().await.is_some() {
         let loaded = match read(&path) {
-            Ok(config) => app(&config, true).await,
+            Ok(config) => app(&config, true, Some(&metrics)).await,
             Err(err) => Err(err),
         };
         match loaded {

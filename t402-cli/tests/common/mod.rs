@@ -24,6 +24,24 @@ pub struct Facilitator {
     pub child: std::process::Child,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The rest of its standard output.
+    pub stdout: Option<BufReader<std::process::ChildStdout>>,
+}
+
+impl Facilitator {
+    /// The next line the process prints.
+    pub async fn next_line(&mut self) -> String {
+        let mut reader = self.stdout.take().expect("standard output is read");
+        let (reader, line) = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            (reader, line)
+        })
+        .await
+        .unwrap();
+        self.stdout = Some(reader);
+        line
+    }
 }
 
 impl Drop for Facilitator {
@@ -63,10 +81,11 @@ pub async fn start_command(
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
+    let (reader, line) = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
+        reader.read_line(&mut line).unwrap();
+        (reader, line)
     })
     .await
     .unwrap();
@@ -75,5 +94,9 @@ pub async fn start_command(
         .strip_prefix(prefix)
         .unwrap_or_else(|| panic!("the process prints its address: {line:?}"))
         .to_owned();
-    Facilitator { child, base }
+    Facilitator {
+        child,
+        base,
+        stdout: Some(reader),
+    }
 }

@@ -97,6 +97,17 @@ struct Gateway {
 }
 
 async fn start(world: &DevnetWorld, upstream: &str, name: &str) -> Gateway {
+    start_with(world, upstream, name, "", &[]).await
+}
+
+/// [`start`] with `extra` top-level configuration and more environment.
+async fn start_with(
+    world: &DevnetWorld,
+    upstream: &str,
+    name: &str,
+    extra: &str,
+    envs: &[(&str, String)],
+) -> Gateway {
     let facilitator = serve(t402_server::facilitator_router(world.facilitator.clone())).await;
     let dir = std::env::temp_dir().join(format!("t402-gateway-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -129,6 +140,7 @@ upstream = "{upstream}"
 upstream_headers = {{ authorization = "T402_TEST_UPSTREAM_AUTH" }}
 metering_log = "{}"
 metrics_listen = "127.0.0.1:0"
+{extra}
 
 [[facilitators]]
 url = "{facilitator}"
@@ -140,13 +152,15 @@ url = "{facilitator}"
         ),
     )
     .unwrap();
+    let mut all_envs = vec![(
+        "T402_TEST_UPSTREAM_AUTH",
+        "Bearer upstream-secret".to_owned(),
+    )];
+    all_envs.extend(envs.iter().cloned());
     let process = common::start_command(
         &["gateway", "--config"],
         &config,
-        &[(
-            "T402_TEST_UPSTREAM_AUTH",
-            "Bearer upstream-secret".to_owned(),
-        )],
+        &all_envs,
         "gateway listening on ",
     )
     .await;
@@ -360,6 +374,7 @@ fn the_example_configuration_checks() {
         .arg(&config)
         .env("UPSTREAM_AUTHORIZATION", "Bearer example")
         .env("FACILITATOR_URL", "https://facilitator.invalid")
+        .env("WEBHOOK_SECRET", "example")
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -373,6 +388,7 @@ fn the_example_configuration_checks() {
         .arg(&config)
         .env_remove("UPSTREAM_AUTHORIZATION")
         .env("FACILITATOR_URL", "https://facilitator.invalid")
+        .env("WEBHOOK_SECRET", "example")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -432,4 +448,155 @@ async fn sighup_reloads_prices_without_dropping_the_connection() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(asked(&http, &url).await, "20000");
     let _ = std::fs::remove_dir_all(&gateway.dir);
+}
+
+/// A webhook receiver that refuses the first `refusals` deliveries with 500.
+#[derive(Default)]
+struct Receiver {
+    refusals: AtomicUsize,
+    deliveries: Mutex<Vec<(HeaderMap, Bytes)>>,
+}
+
+fn receiver(state: Arc<Receiver>) -> Router {
+    Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let state = state.clone();
+            async move {
+                state.deliveries.lock().unwrap().push((headers, body));
+                let refuse = state
+                    .refusals
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if refuse {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    )
+}
+
+/// Whether `header` is the HMAC-SHA256 of `"<t>.<body>"` under `secret`.
+fn signed(header: &str, secret: &[u8], body: &[u8]) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some((t, v1)) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+    else {
+        return false;
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    expected == v1
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    done()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_gets_one_verifiable_event_per_settlement_through_refusals_and_restarts() {
+    const SECRET: &str = "webhook-signing-secret";
+    let world = DevnetWorld::new();
+    let upstream_url = serve(upstream(Arc::new(Seen::default()))).await;
+    let state = Arc::new(Receiver {
+        refusals: AtomicUsize::new(2),
+        ..Receiver::default()
+    });
+    let hook = serve(receiver(state.clone())).await;
+    let outbox = std::env::temp_dir().join(format!("t402-gateway-outbox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&outbox);
+    let extra = |url: &str| {
+        format!(
+            "webhook_outbox = \"{}\"\nwebhook_retry_ms = 20\n\n[[webhooks]]\nurl = \"{url}/hook\"\nsecret_env = \"T402_TEST_WEBHOOK_SECRET\"\n",
+            outbox.display()
+        )
+    };
+    let envs = [("T402_TEST_WEBHOOK_SECRET", SECRET.to_owned())];
+    let gateway = start_with(&world, &upstream_url, "hooks", &extra(&hook), &envs).await;
+    let paid = client(&world)
+        .get(&format!("{}/weather", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    let transaction = paid.receipt().unwrap().transaction.clone().unwrap();
+
+    // Refused twice with 500, then accepted: three deliveries of one event, each signed.
+    assert!(wait_for(|| state.deliveries.lock().unwrap().len() >= 3).await);
+    let empty = || std::fs::read_dir(&outbox).unwrap().next().is_none();
+    assert!(wait_for(empty).await, "the outbox empties once delivered");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let deliveries = state.deliveries.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 3, "no delivery after the accepted one");
+    let ids: Vec<String> = deliveries
+        .iter()
+        .map(|(headers, _)| headers["t402-event-id"].to_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    for (headers, body) in &deliveries {
+        let signature = headers["t402-signature"].to_str().unwrap();
+        assert!(signed(signature, SECRET.as_bytes(), body), "{signature}");
+        assert!(!signed(signature, b"another secret", body));
+    }
+    let event: Value = serde_json::from_slice(&deliveries[0].1).unwrap();
+    assert_eq!(event["type"], "payment.settled");
+    assert_eq!(event["id"], ids[0].as_str());
+    assert_eq!(event["path"], "/weather");
+    assert_eq!(event["transaction"], transaction.as_str());
+    assert_eq!(event["payer"], world.payer.address().to_checksum(None));
+    drop(gateway);
+
+    // The receiver is down: the event waits in the outbox, through a restart of the gateway.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}", down.local_addr().unwrap());
+    drop(down);
+    let gateway = start_with(&world, &upstream_url, "hooks", &extra(&down_url), &envs).await;
+    let paid = client(&world)
+        .get(&format!("{}/weather", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    let waiting = || std::fs::read_dir(&outbox).unwrap().count() == 1;
+    assert!(wait_for(waiting).await, "the event is in the outbox");
+    drop(gateway);
+    // Back up at the same address, and the gateway restarted: the event arrives.
+    let listener = tokio::net::TcpListener::bind(down_url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let later = Arc::new(Receiver::default());
+    let app = receiver(later.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let _gateway = start_with(&world, &upstream_url, "hooks", &extra(&down_url), &envs).await;
+    assert!(wait_for(|| !later.deliveries.lock().unwrap().is_empty()).await);
+    assert!(wait_for(empty).await);
+    let event: Value = serde_json::from_slice(&later.deliveries.lock().unwrap()[0].1).unwrap();
+    assert_eq!(event["type"], "payment.settled");
+    assert_eq!(
+        event["transaction"],
+        paid.receipt()
+            .unwrap()
+            .transaction
+            .clone()
+            .unwrap()
+            .as_str()
+    );
+    let _ = std::fs::remove_dir_all(&outbox);
 }

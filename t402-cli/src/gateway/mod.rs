@@ -12,6 +12,11 @@
 //! timeout_secs = 30                           # optional
 //! metering_log = "metering.jsonl"             # optional; "-" for standard output
 //! metrics_listen = "127.0.0.1:9402"           # optional: GET /metrics there
+//! webhook_outbox = "outbox"                   # with webhooks: events wait here until delivered
+//!
+//! [[webhooks]]
+//! url = "https://billing.example/t402"
+//! secret_env = "WEBHOOK_SECRET"               # HMAC-SHA256 key
 //!
 //! [[facilitators]]
 //! url = "https://facilitator.example"         # or url_env = "FACILITATOR_URL"
@@ -29,8 +34,10 @@
 
 mod metering;
 mod proxy;
+mod webhooks;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +70,14 @@ struct Config {
     /// Where `GET /metrics` is served (apart from the proxied API, whose paths are its own).
     #[serde(default)]
     metrics_listen: Option<String>,
+    /// The directory holding webhook events until they are delivered.
+    #[serde(default)]
+    webhook_outbox: Option<PathBuf>,
+    /// The first retry delay of a webhook not delivered (doubled each time, at most a minute).
+    #[serde(default = "default_webhook_retry")]
+    webhook_retry_ms: u64,
+    #[serde(default)]
+    webhooks: Vec<WebhookConfig>,
     facilitators: Vec<FacilitatorConfig>,
     routes: Vec<RouteConfig>,
 }
@@ -77,6 +92,41 @@ fn default_max_response() -> usize {
 
 fn default_timeout() -> u64 {
     30
+}
+
+fn default_webhook_retry() -> u64 {
+    1000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookConfig {
+    url: String,
+    secret_env: String,
+}
+
+/// The webhooks the file names, started (their outbox delivered again).
+fn webhooks(config: &Config) -> Result<Option<webhooks::Webhooks>, CliError> {
+    if config.webhooks.is_empty() {
+        return Ok(None);
+    }
+    let outbox = config
+        .webhook_outbox
+        .as_ref()
+        .ok_or_else(|| input("webhooks need `webhook_outbox`, the directory events wait in"))?;
+    let mut endpoints = Vec::new();
+    for webhook in &config.webhooks {
+        endpoints.push(webhooks::Endpoint {
+            url: webhook.url.clone(),
+            secret: Arc::new(env(&webhook.secret_env)?.into_bytes()),
+        });
+    }
+    webhooks::Webhooks::start(
+        endpoints,
+        outbox,
+        Duration::from_millis(config.webhook_retry_ms),
+    )
+    .map(Some)
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +250,7 @@ async fn app(
     config: &Config,
     initialize: bool,
     metrics: Option<&LayerMetrics>,
+    hooks: Option<&webhooks::Webhooks>,
 ) -> Result<Router, CliError> {
     let base: Uri = config
         .upstream
@@ -267,6 +318,9 @@ async fn app(
     if let Some(metrics) = metrics {
         builder = builder.metrics(metrics.clone());
     }
+    if let Some(hooks) = hooks {
+        builder = builder.hooks(hooks.clone());
+    }
     let layer = builder.build().map_err(|err| input(err.to_string()))?;
     if initialize {
         layer
@@ -297,7 +351,10 @@ fn read(path: &std::path::Path) -> Result<Config, CliError> {
 pub(crate) async fn check(path: &std::path::Path) -> Result<crate::output::Output, CliError> {
     let config = read(path)?;
     // Built to check it, not served.
-    let _app = app(&config, false, None).await?;
+    for webhook in &config.webhooks {
+        env(&webhook.secret_env)?;
+    }
+    let _app = app(&config, false, None, None).await?;
     let routes: Vec<serde_json::Value> = config
         .routes
         .iter()
@@ -348,8 +405,9 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
     let config = read(path)?;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = LayerMetrics::register(&mut registry);
+    let hooks = webhooks(&config)?;
     let current = Arc::new(std::sync::RwLock::new(
-        app(&config, true, Some(&metrics)).await?,
+        app(&config, true, Some(&metrics), hooks.as_ref()).await?,
     ));
     let listen = listen.unwrap_or(&config.listen).to_owned();
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -367,7 +425,12 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
         serve_metrics(metrics_listen, registry).await?;
     }
     #[cfg(unix)]
-    tokio::spawn(reload_on_hangup(path.to_owned(), current.clone(), metrics));
+    tokio::spawn(reload_on_hangup(
+        path.to_owned(),
+        current.clone(),
+        metrics,
+        hooks,
+    ));
     let front = Router::new().fallback_service(tower::service_fn(
         move |request: axum::extract::Request| {
             let app = current
@@ -428,6 +491,7 @@ async fn reload_on_hangup(
     path: std::path::PathBuf,
     current: Arc<std::sync::RwLock<Router>>,
     metrics: LayerMetrics,
+    hooks: Option<webhooks::Webhooks>,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = match signal(SignalKind::hangup()) {
@@ -439,7 +503,8 @@ async fn reload_on_hangup(
     };
     while hangup.recv().await.is_some() {
         let loaded = match read(&path) {
-            Ok(config) => app(&config, true, Some(&metrics)).await,
+            // The webhooks stay those the gateway started with.
+            Ok(config) => app(&config, true, Some(&metrics), hooks.as_ref()).await,
             Err(err) => Err(err),
         };
         match loaded {

@@ -117,7 +117,13 @@ impl Webhooks {
 
     /// Sends the event in `path` until it is accepted, then removes the file.
     async fn deliver(self, path: PathBuf) {
-        let Some((url, secret, body, id)) = self.read(&path) else {
+        let Some(Pending {
+            url,
+            secret,
+            body,
+            id,
+        }) = self.read(&path)
+        else {
             return;
         };
         let mut delay = self.first_retry;
@@ -150,8 +156,8 @@ impl Webhooks {
         }
     }
 
-    /// The URL, secret, body and id of an outbox file.
-    fn read(&self, path: &Path) -> Option<(String, Arc<Vec<u8>>, Vec<u8>, String)> {
+    /// The delivery an outbox file holds.
+    fn read(&self, path: &Path) -> Option<Pending> {
         let record: Value = std::fs::read(path)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())?;
@@ -169,8 +175,21 @@ impl Webhooks {
         };
         let body = record["event"].to_string().into_bytes();
         let id = record["event"]["id"].as_str()?.to_owned();
-        Some((url, endpoint.secret.clone(), body, id))
+        Some(Pending {
+            url,
+            secret: endpoint.secret.clone(),
+            body,
+            id,
+        })
     }
+}
+
+/// One event for one endpoint, read from the outbox.
+struct Pending {
+    url: String,
+    secret: Arc<Vec<u8>>,
+    body: Vec<u8>,
+    id: String,
 }
 
 fn event_id() -> String {

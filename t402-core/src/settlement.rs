@@ -140,6 +140,16 @@ pub trait SettlementStore: Send + Sync {
         &'a self,
         id: &'a PaymentId,
     ) -> BoxFuture<'a, Result<Option<SettlementRecord>, StoreError>>;
+
+    /// Adds one to the counter `id` (absent or expired counts as 0), kept until `expires_at`
+    /// (Unix seconds, set when the counter is created), and returns the new value. Atomic: of
+    /// any number of concurrent increments, on any instance sharing the store, each gets a
+    /// different value. Counters use ids of their own, apart from settlement records.
+    fn increment<'a>(
+        &'a self,
+        id: &'a PaymentId,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
 }
 
 impl<S: SettlementStore + ?Sized> SettlementStore for Arc<S> {
@@ -172,6 +182,13 @@ impl<S: SettlementStore + ?Sized> SettlementStore for Arc<S> {
         id: &'a PaymentId,
     ) -> BoxFuture<'a, Result<Option<SettlementRecord>, StoreError>> {
         (**self).get(id)
+    }
+    fn increment<'a>(
+        &'a self,
+        id: &'a PaymentId,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        (**self).increment(id, expires_at)
     }
 }
 
@@ -267,6 +284,8 @@ pub struct MemorySettlementStore {
 /// crafted, and chance collisions need about 2^64 records.
 struct Records {
     by_id: HashMap<u128, (SettlementRecord, u64), BuildHasherDefault<KeyHasher>>,
+    /// Counters: value and expiry.
+    counters: HashMap<u128, (u64, u64), BuildHasherDefault<KeyHasher>>,
     keys: (RandomState, RandomState),
     sweep_at: usize,
 }
@@ -327,6 +346,7 @@ impl MemorySettlementStore {
         Self {
             inner: Arc::new(Mutex::new(Records {
                 by_id: HashMap::default(),
+                counters: HashMap::default(),
                 keys: (RandomState::new(), RandomState::new()),
                 sweep_at: FIRST_SWEEP,
             })),
@@ -365,6 +385,21 @@ impl MemorySettlementStore {
                 Claim::Claimed
             }
         }
+    }
+
+    fn increment_now(&self, id: &PaymentId, expires_at: u64) -> u64 {
+        let now = (self.clock)();
+        let mut records = self.lock();
+        if records.counters.len() >= FIRST_SWEEP && records.counters.len() >= records.sweep_at {
+            records.counters.retain(|_, (_, expiry)| *expiry > now);
+        }
+        let key = records.key(id);
+        let entry = records.counters.entry(key).or_insert((0, expires_at));
+        if entry.1 <= now {
+            *entry = (0, expires_at);
+        }
+        entry.0 += 1;
+        entry.0
     }
 
     fn update(&self, id: &PaymentId, record: SettlementRecord) {
@@ -441,5 +476,12 @@ impl SettlementStore for MemorySettlementStore {
         id: &'a PaymentId,
     ) -> BoxFuture<'a, Result<Option<SettlementRecord>, StoreError>> {
         Box::pin(async move { Ok(self.get_now(id)) })
+    }
+    fn increment<'a>(
+        &'a self,
+        id: &'a PaymentId,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move { Ok(self.increment_now(id, expires_at)) })
     }
 }

@@ -215,3 +215,26 @@ fn shared_stores_are_stores() {
     let shared: Arc<dyn SettlementStore> = Arc::new(MemorySettlementStore::new());
     takes(&shared);
 }
+
+#[test]
+fn counters_count_from_one_and_start_again_once_expired() {
+    let now = Arc::new(AtomicU64::new(1_000));
+    let store = store_at(now.clone());
+    let counter = PaymentId::from_parts(["entitlement", "abc"]);
+    for expected in 1..=3 {
+        assert_eq!(
+            block_on(store.increment(&counter, 1_100)).unwrap(),
+            expected
+        );
+    }
+    let other = PaymentId::from_parts(["entitlement", "def"]);
+    assert_eq!(block_on(store.increment(&other, 1_100)).unwrap(), 1);
+    // A counter is no settlement record.
+    assert_eq!(block_on(store.get(&counter)).unwrap(), None);
+    now.store(1_100, Ordering::SeqCst);
+    assert_eq!(
+        block_on(store.increment(&counter, 1_200)).unwrap(),
+        1,
+        "expired: counted again from one"
+    );
+}

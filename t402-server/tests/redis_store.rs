@@ -348,3 +348,38 @@ async fn a_paid_request_costs_one_redis_round_trip() {
     let after = commands_processed(&redis.url()).await;
     assert_eq!(after - before - 1, 1, "one command per replay");
 }
+
+#[tokio::test]
+async fn counters_are_atomic_across_connections_and_expire() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(
+            RedisSettlementStore::connect(&redis.url()).await.unwrap(),
+        ));
+    }
+    let counter = PaymentId::from_parts(["entitlement", "shared"]);
+    let tasks: Vec<_> = (0..200)
+        .map(|n| {
+            let store = stores[n % stores.len()].clone();
+            let counter = counter.clone();
+            tokio::spawn(async move { store.increment(&counter, far()).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=200).collect::<Vec<u64>>(),
+        "each increment saw its own value"
+    );
+    // Created with an expiry in the past: gone at once, counted again from one.
+    let short = PaymentId::from_parts(["entitlement", "short"]);
+    assert_eq!(stores[0].increment(&short, 1).await.unwrap(), 1);
+    assert_eq!(stores[0].increment(&short, far()).await.unwrap(), 1);
+}

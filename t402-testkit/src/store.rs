@@ -51,4 +51,7 @@ impl SettlementStore for UnreachableStore {
     ) -> BoxFuture<'a, Result<Option<SettlementRecord>, StoreError>> {
         self.refuse()
     }
+    fn increment<'a>(&'a self, _: &'a PaymentId, _: u64) -> BoxFuture<'a, Result<u64, StoreError>> {
+        self.refuse()
+    }
 }

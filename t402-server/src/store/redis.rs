@@ -25,6 +25,15 @@ pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_KEY_PREFIX: &str = "t402:settlement:";
 
 /// Deletes a record unless it is `done` (one script: the read and the delete are atomic).
+/// Adds one to a counter and sets its expiry when it is created, atomically.
+const INCREMENT: &str = r#"
+local value = redis.call('INCR', KEYS[1])
+if value == 1 then
+  redis.call('EXPIREAT', KEYS[1], ARGV[1])
+end
+return value
+"#;
+
 const RELEASE: &str = r#"
 local record = redis.call('GET', KEYS[1])
 if record and cjson.decode(record)['state'] ~= 'done' then
@@ -231,5 +240,24 @@ impl SettlementStore for RedisSettlementStore {
         id: &'a PaymentId,
     ) -> BoxFuture<'a, Result<Option<SettlementRecord>, StoreError>> {
         Box::pin(self.read(id))
+    }
+
+    fn increment<'a>(
+        &'a self,
+        id: &'a PaymentId,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let key = self.key(id);
+            self.bounded(async move {
+                redis::Script::new(INCREMENT)
+                    .key(key)
+                    .arg(expires_at)
+                    .invoke_async::<u64>(&mut connection)
+                    .await
+            })
+            .await
+        })
     }
 }

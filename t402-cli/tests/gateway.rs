@@ -59,6 +59,7 @@ fn upstream(seen: Arc<Seen>) -> Router {
             }),
         )
         .route("/echo", echo.clone())
+        .route("/forecast", echo.clone())
         .route("/free", echo)
         .route(
             "/events",
@@ -375,6 +376,7 @@ fn the_example_configuration_checks() {
         .env("UPSTREAM_AUTHORIZATION", "Bearer example")
         .env("FACILITATOR_URL", "https://facilitator.invalid")
         .env("WEBHOOK_SECRET", "example")
+        .env("ENTITLEMENT_KEY", "an-example-entitlement-key-of-32-chars")
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -389,6 +391,7 @@ fn the_example_configuration_checks() {
         .env_remove("UPSTREAM_AUTHORIZATION")
         .env("FACILITATOR_URL", "https://facilitator.invalid")
         .env("WEBHOOK_SECRET", "example")
+        .env("ENTITLEMENT_KEY", "an-example-entitlement-key-of-32-chars")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -599,4 +602,260 @@ async fn a_webhook_gets_one_verifiable_event_per_settlement_through_refusals_and
             .as_str()
     );
     let _ = std::fs::remove_dir_all(&outbox);
+}
+
+const ENTITLEMENT_KEY: &str = "an-entitlement-signing-key-of-32-chars";
+
+/// A gateway whose `GET /weather` and `GET /forecast` share group "weather" (2 requests per
+/// payment) and whose `POST /echo` is group "echo"; with `store` (a Redis URL) shared.
+async fn start_entitled(
+    world: &DevnetWorld,
+    upstream: &str,
+    name: &str,
+    facilitator: &str,
+    store: Option<&str>,
+) -> common::Facilitator {
+    let dir = std::env::temp_dir().join(format!("t402-gateway-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let route = |pattern: &str, group: &str, requests: u64| {
+        format!(
+            "\n[[routes]]\npattern = \"{pattern}\"\nnetwork = \"eip155:{CHAIN}\"\npay_to = \"{}\"\namount = \"10000\"\nasset = \"{}\"\neip712_name = \"USD Coin\"\neip712_version = \"2\"\nentitlement = {{ group = \"{group}\", requests = {requests}, seconds = 600 }}\n",
+            world.pay_to.to_checksum(None),
+            world.token.to_checksum(None),
+        )
+    };
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\nentitlement_secret_env = \"T402_TEST_ENTITLEMENT_KEY\"\n{}\n[[facilitators]]\nurl = \"{facilitator}\"\n{}{}{}",
+            if store.is_some() { "store_url_env = \"T402_TEST_STORE\"" } else { "" },
+            route("GET /weather", "weather", 2),
+            route("GET /forecast", "weather", 2),
+            route("POST /echo", "echo", 5),
+        ),
+    )
+    .unwrap();
+    let mut envs = vec![("T402_TEST_ENTITLEMENT_KEY", ENTITLEMENT_KEY.to_owned())];
+    if let Some(store) = store {
+        envs.push(("T402_TEST_STORE", store.to_owned()));
+    }
+    common::start_command(
+        &["gateway", "--config"],
+        &config,
+        &envs,
+        "gateway listening on ",
+    )
+    .await
+}
+
+fn base_of(process: &common::Facilitator) -> String {
+    process.base.split(',').next().unwrap().to_owned()
+}
+
+/// A token signed with `key`, as the gateway makes them.
+fn craft(key: &str, group: &str, expires: u64) -> String {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims =
+        json!({"id": "crafted", "group": group, "payer": "0x1", "requests": 9, "expires": expires});
+    let payload = engine.encode(claims.to_string());
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    format!(
+        "t402e.{payload}.{}",
+        engine.encode(mac.finalize().into_bytes())
+    )
+}
+
+async fn get_with_token(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entitlement_buys_requests_on_its_group_and_nothing_else() {
+    let world = DevnetWorld::new();
+    let seen = Arc::new(Seen::default());
+    let upstream_url = serve(upstream(seen.clone())).await;
+    let facilitator = serve(t402_server::facilitator_router(world.facilitator.clone())).await;
+    let gateway = start_entitled(&world, &upstream_url, "entitled", &facilitator, None).await;
+    let base = base_of(&gateway);
+    let paid_to = || async {
+        world
+            .devnet
+            .token_balance(world.token, world.pay_to)
+            .await
+            .unwrap()
+    };
+
+    // One payment buys the session: the answer carries the token and a cookie.
+    let paid = client(&world)
+        .get(&format!("{base}/weather"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200, "{}", paid.text());
+    let token = paid.headers()["t402-entitlement"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("t402e."), "{token}");
+    let cookie = paid.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with(&format!("t402_entitlement={token}; Path=/; Max-Age=600")),
+        "{cookie}"
+    );
+    assert_eq!(paid_to().await, U256::from(10_000u64));
+    let hits = seen.hits.load(Ordering::SeqCst);
+
+    // Two uses on the group, by bearer and by cookie, without paying; the token never reaches
+    // the upstream.
+    let first = get_with_token(&format!("{base}/weather"), &token).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["t402-entitlement-remaining"], "1");
+    let second = reqwest::Client::new()
+        .get(format!("{base}/forecast"))
+        .header("cookie", format!("theme=dark; t402_entitlement={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.headers()["t402-entitlement-remaining"], "0");
+    let (_, _, headers, _) = seen.last.lock().unwrap().clone().unwrap();
+    assert!(!headers.contains_key("authorization"));
+    assert_eq!(
+        seen.hits.load(Ordering::SeqCst),
+        hits + 2,
+        "both uses reached the upstream"
+    );
+    // Used up: pay again.
+    let third = get_with_token(&format!("{base}/weather"), &token).await;
+    assert_eq!(third.status(), 402);
+    assert_eq!(
+        paid_to().await,
+        U256::from(10_000u64),
+        "the uses cost nothing"
+    );
+
+    // Another group's route, a forged token, an expired one: pay.
+    let fresh = client(&world)
+        .get(&format!("{base}/forecast"))
+        .send()
+        .await
+        .unwrap();
+    let fresh = fresh.headers()["t402-entitlement"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let echo = reqwest::Client::new()
+        .post(format!("{base}/echo"))
+        .bearer_auth(&fresh)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echo.status(), 402, "a weather token buys nothing on echo");
+    let mut forged = fresh.clone().into_bytes();
+    let at = forged.len() - 5;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(
+        get_with_token(&format!("{base}/weather"), &forged)
+            .await
+            .status(),
+        402
+    );
+    assert_eq!(
+        get_with_token(
+            &format!("{base}/weather"),
+            &craft("another-key-of-thirty-two-chars!", "weather", u64::MAX)
+        )
+        .await
+        .status(),
+        402,
+        "signed with another key"
+    );
+    assert_eq!(
+        get_with_token(
+            &format!("{base}/weather"),
+            &craft(ENTITLEMENT_KEY, "weather", 1)
+        )
+        .await
+        .status(),
+        402,
+        "expired"
+    );
+    assert_eq!(
+        get_with_token(
+            &format!("{base}/weather"),
+            &craft(ENTITLEMENT_KEY, "weather", u64::MAX / 2)
+        )
+        .await
+        .status(),
+        200,
+        "the gateway's own key, valid: accepted (the crafted ones differ only where they must)"
+    );
+    assert_eq!(
+        get_with_token(&format!("{base}/weather"), &fresh)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_sharing_redis_honour_one_count() {
+    let Some(redis) = t402_testkit::redis::RedisServer::start() else {
+        return;
+    };
+    let world = DevnetWorld::new();
+    let upstream_url = serve(upstream(Arc::new(Seen::default()))).await;
+    let facilitator = serve(t402_server::facilitator_router(world.facilitator.clone())).await;
+    let one = start_entitled(
+        &world,
+        &upstream_url,
+        "redis-one",
+        &facilitator,
+        Some(&redis.url()),
+    )
+    .await;
+    let two = start_entitled(
+        &world,
+        &upstream_url,
+        "redis-two",
+        &facilitator,
+        Some(&redis.url()),
+    )
+    .await;
+    let (one, two) = (base_of(&one), base_of(&two));
+    let paid = client(&world)
+        .get(&format!("{one}/weather"))
+        .send()
+        .await
+        .unwrap();
+    let token = paid.headers()["t402-entitlement"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // Four uses tried at once, two on each instance: exactly the two the payment bought pass.
+    let tasks: Vec<_> = [&one, &two, &one, &two]
+        .into_iter()
+        .map(|base| {
+            let url = format!("{base}/weather");
+            let token = token.clone();
+            tokio::spawn(async move { get_with_token(&url, &token).await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 200, 402, 402]);
 }

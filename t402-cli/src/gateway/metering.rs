@@ -107,3 +107,11 @@ pub(crate) async fn record(
     }));
     response
 }
+
+/// The payer of a paid request, from its response.
+pub(crate) fn payer_of(response: &Response) -> Option<String> {
+    response
+        .extensions()
+        .get::<Served>()
+        .and_then(|served| served.payment.payer.clone())
+}

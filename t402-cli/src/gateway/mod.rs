@@ -13,6 +13,8 @@
 //! metering_log = "metering.jsonl"             # optional; "-" for standard output
 //! metrics_listen = "127.0.0.1:9402"           # optional: GET /metrics there
 //! webhook_outbox = "outbox"                   # with webhooks: events wait here until delivered
+//! store_url_env = "T402_STORE_URL"            # optional: Redis shared by gateway instances
+//! entitlement_secret_env = "ENTITLEMENT_KEY"  # with entitlements: their signing key
 //!
 //! [[webhooks]]
 //! url = "https://billing.example/t402"
@@ -30,8 +32,10 @@
 //! # amount = "1000"; asset = "0x…"; decimals = 6; eip712_name = "USDC"; eip712_version = "2"
 //! settle = "after"                            # or "before"; streaming = true implies before
 //! description = "Today's weather"
+//! entitlement = { group = "weather", requests = 100, seconds = 3600 }   # optional
 //! ```
 
+mod entitlements;
 mod metering;
 mod proxy;
 mod webhooks;
@@ -78,6 +82,13 @@ struct Config {
     webhook_retry_ms: u64,
     #[serde(default)]
     webhooks: Vec<WebhookConfig>,
+    /// The variable holding the key entitlement tokens are signed with.
+    #[serde(default)]
+    entitlement_secret_env: Option<String>,
+    /// The variable holding the settlement store's URL (Redis): the replay guard and the
+    /// entitlement counts, shared by every gateway instance naming the same one.
+    #[serde(default)]
+    store_url_env: Option<String>,
     facilitators: Vec<FacilitatorConfig>,
     routes: Vec<RouteConfig>,
 }
@@ -168,6 +179,9 @@ struct RouteConfig {
     description: Option<String>,
     #[serde(default)]
     max_timeout_seconds: Option<u64>,
+    /// What one payment buys on this route's group.
+    #[serde(default)]
+    entitlement: Option<entitlements::Grant>,
 }
 
 fn exact() -> String {
@@ -251,6 +265,7 @@ async fn app(
     initialize: bool,
     metrics: Option<&LayerMetrics>,
     hooks: Option<&webhooks::Webhooks>,
+    store: Arc<dyn t402_core::SettlementStore>,
 ) -> Result<Router, CliError> {
     let base: Uri = config
         .upstream
@@ -321,6 +336,7 @@ async fn app(
     if let Some(hooks) = hooks {
         builder = builder.hooks(hooks.clone());
     }
+    builder = builder.settlement_store(store.clone());
     let layer = builder.build().map_err(|err| input(err.to_string()))?;
     if initialize {
         layer
@@ -329,15 +345,115 @@ async fn app(
             .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))?;
     }
     let log = metering::MeteringLog::open(config.metering_log.as_deref())?;
-    Ok(Router::new()
+    let paid = Router::new()
         .fallback(proxy::forward)
-        .with_state(upstream)
+        .with_state(upstream.clone())
         .layer(axum::middleware::from_fn(metering::measure))
         .layer(layer)
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(log),
             metering::record,
-        )))
+        ));
+    let Some(entitlements) = entitlements(config, store)? else {
+        return Ok(paid);
+    };
+    let free = Router::new().fallback(proxy::forward).with_state(upstream);
+    Ok(
+        Router::new().fallback_service(tower::service_fn(
+            move |request: axum::extract::Request| {
+                entitled(entitlements.clone(), paid.clone(), free.clone(), request)
+            },
+        )),
+    )
+}
+
+/// The routes with entitlements and the signing key, when any route has one.
+fn entitlements(
+    config: &Config,
+    store: Arc<dyn t402_core::SettlementStore>,
+) -> Result<Option<entitlements::Entitlements>, CliError> {
+    let mut routes = Vec::new();
+    for route in &config.routes {
+        if let Some(grant) = &route.entitlement {
+            if grant.requests == 0 || grant.seconds == 0 {
+                return Err(input(format!(
+                    "route `{}`: an entitlement allows at least one request for at least a second",
+                    route.pattern
+                )));
+            }
+            let pattern = t402_server::route::RoutePattern::parse(&route.pattern)
+                .map_err(|err| input(format!("route `{}`: {err}", route.pattern)))?;
+            routes.push((pattern, grant.clone()));
+        }
+    }
+    if routes.is_empty() {
+        return Ok(None);
+    }
+    let name = config.entitlement_secret_env.as_ref().ok_or_else(|| {
+        input("entitlements need `entitlement_secret_env`, the variable holding their signing key")
+    })?;
+    let secret = env(name)?;
+    if secret.len() < 32 {
+        return Err(input(format!(
+            "{name}: an entitlement key has 32 characters at least"
+        )));
+    }
+    Ok(Some(entitlements::Entitlements::new(
+        secret.into_bytes(),
+        store,
+        routes,
+    )))
+}
+
+/// A request on an entitled route: a valid token is served without payment; otherwise the
+/// request is paid for, and a settled payment is answered with a new token.
+async fn entitled(
+    entitlements: entitlements::Entitlements,
+    paid: Router,
+    free: Router,
+    mut request: axum::extract::Request,
+) -> Result<axum::response::Response, std::convert::Infallible> {
+    let Some(grant) = entitlements
+        .grant(request.method().as_str(), request.uri().path())
+        .cloned()
+    else {
+        return tower::ServiceExt::oneshot(paid, request).await;
+    };
+    let token = entitlements::Entitlements::presented(request.headers());
+    entitlements::Entitlements::strip(request.headers_mut());
+    if let Some(token) = token {
+        match entitlements.redeem(&token, &grant).await {
+            Ok(Some(redeemed)) => {
+                let mut response = tower::ServiceExt::oneshot(free, request).await?;
+                response.headers_mut().insert(
+                    entitlements::REMAINING_HEADER,
+                    HeaderValue::from(redeemed.remaining),
+                );
+                return Ok(response);
+            }
+            // Forged, expired, another group's or used up: pay.
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "entitlement not counted");
+                let answer = t402_server::PaymentError::StoreUnavailable(err).into_response();
+                return Ok(answer.map(axum::body::Body::new));
+            }
+        }
+    }
+    let mut response = tower::ServiceExt::oneshot(paid, request).await?;
+    let settled = response
+        .headers()
+        .contains_key(t402_core::codec::PAYMENT_RESPONSE_HEADER);
+    if response.status().is_success()
+        && settled
+        && let Some(payer) = metering::payer_of(&response)
+    {
+        let token = entitlements.mint(&grant, &payer);
+        for (name, value) in entitlements.grant_headers(&grant, &token) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    Ok(response)
 }
 
 fn read(path: &std::path::Path) -> Result<Config, CliError> {
@@ -354,7 +470,14 @@ pub(crate) async fn check(path: &std::path::Path) -> Result<crate::output::Outpu
     for webhook in &config.webhooks {
         env(&webhook.secret_env)?;
     }
-    let _app = app(&config, false, None, None).await?;
+    let _app = app(
+        &config,
+        false,
+        None,
+        None,
+        Arc::new(t402_core::MemorySettlementStore::new()),
+    )
+    .await?;
     let routes: Vec<serde_json::Value> = config
         .routes
         .iter()
@@ -406,8 +529,9 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = LayerMetrics::register(&mut registry);
     let hooks = webhooks(&config)?;
+    let store = settlement_store(&config).await?;
     let current = Arc::new(std::sync::RwLock::new(
-        app(&config, true, Some(&metrics), hooks.as_ref()).await?,
+        app(&config, true, Some(&metrics), hooks.as_ref(), store.clone()).await?,
     ));
     let listen = listen.unwrap_or(&config.listen).to_owned();
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -430,6 +554,7 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
         current.clone(),
         metrics,
         hooks,
+        store,
     ));
     let front = Router::new().fallback_service(tower::service_fn(
         move |request: axum::extract::Request| {
@@ -444,6 +569,27 @@ pub(crate) async fn serve(path: &std::path::Path, listen: Option<&str>) -> Resul
         .with_graceful_shutdown(crate::facilitator::shutdown_signal())
         .await
         .map_err(|err| CliError::new(exit::TRANSPORT, err.to_string()))
+}
+
+/// The settlement store: Redis when the file names one (shared by instances), else memory.
+async fn settlement_store(
+    config: &Config,
+) -> Result<Arc<dyn t402_core::SettlementStore>, CliError> {
+    match &config.store_url_env {
+        Some(name) => {
+            let url = env(name)?;
+            let store = t402_server::store::RedisSettlementStore::connect(&url)
+                .await
+                .map_err(|err| {
+                    CliError::new(
+                        exit::TRANSPORT,
+                        format!("settlement store via ${name}: {err}"),
+                    )
+                })?;
+            Ok(Arc::new(store))
+        }
+        None => Ok(Arc::new(t402_core::MemorySettlementStore::new())),
+    }
 }
 
 /// Serves the registry at `GET /metrics` on `address`, in the background.
@@ -492,6 +638,7 @@ async fn reload_on_hangup(
     current: Arc<std::sync::RwLock<Router>>,
     metrics: LayerMetrics,
     hooks: Option<webhooks::Webhooks>,
+    store: Arc<dyn t402_core::SettlementStore>,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = match signal(SignalKind::hangup()) {
@@ -504,7 +651,7 @@ async fn reload_on_hangup(
     while hangup.recv().await.is_some() {
         let loaded = match read(&path) {
             // The webhooks stay those the gateway started with.
-            Ok(config) => app(&config, true, Some(&metrics), hooks.as_ref()).await,
+            Ok(config) => app(&config, true, Some(&metrics), hooks.as_ref(), store.clone()).await,
             Err(err) => Err(err),
         };
         match loaded {

@@ -60,6 +60,8 @@ fn upstream(seen: Arc<Seen>) -> Router {
         )
         .route("/echo", echo.clone())
         .route("/forecast", echo.clone())
+        .route("/upload", echo.clone())
+        .route("/tiers", echo.clone())
         .route("/free", echo)
         .route(
             "/events",
@@ -858,4 +860,85 @@ async fn two_gateways_sharing_redis_honour_one_count() {
     }
     statuses.sort_unstable();
     assert_eq!(statuses, vec![200, 200, 402, 402]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_follow_the_request_size_and_query() {
+    let world = DevnetWorld::new();
+    let upstream_url = serve(upstream(Arc::new(Seen::default()))).await;
+    let facilitator = serve(t402_server::facilitator_router(world.facilitator.clone())).await;
+    let dir = std::env::temp_dir().join(format!("t402-gateway-prices-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let route = |pattern: &str, extra: &str| {
+        format!(
+            "\n[[routes]]\npattern = \"{pattern}\"\nnetwork = \"eip155:{CHAIN}\"\npay_to = \"{}\"\namount = \"1000\"\nasset = \"{}\"\neip712_name = \"USD Coin\"\neip712_version = \"2\"\n{extra}\n",
+            world.pay_to.to_checksum(None),
+            world.token.to_checksum(None),
+        )
+    };
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nupstream = \"{upstream_url}\"\nmax_request_bytes = 10240\n\n[[facilitators]]\nurl = \"{facilitator}\"\n{}{}",
+            route("POST /upload", "amount_per_kib = \"100\""),
+            route(
+                "GET /tiers",
+                "amount_by_query = { param = \"tier\", amounts = { pro = \"5000\" } }"
+            ),
+        ),
+    )
+    .unwrap();
+    let gateway = common::start_command(
+        &["gateway", "--config"],
+        &config,
+        &[],
+        "gateway listening on ",
+    )
+    .await;
+    let base = base_of(&gateway);
+    let http = reqwest::Client::new();
+    let asked = |response: reqwest::Response| {
+        let required = t402_core::codec::Codec::default()
+            .decode_payment_required(response.headers()["payment-required"].to_str().unwrap())
+            .unwrap();
+        required.accepts[0].amount.to_string()
+    };
+    // 3000 bytes are 3 KiB: 1000 + 3 × 100.
+    let upload = http
+        .post(format!("{base}/upload"))
+        .body(vec![7u8; 3000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked(upload), "1300");
+    let pro = http
+        .get(format!("{base}/tiers?tier=pro"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked(pro), "5000");
+    let other = http
+        .get(format!("{base}/tiers?tier=gold"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked(other), "1000");
+    // Paid at the computed price: 2048 bytes are 2 KiB.
+    let paid = client(&world)
+        .post(&format!("{base}/upload"))
+        .body(vec![1u8; 2048])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200, "{}", paid.text());
+    assert_eq!(
+        world
+            .devnet
+            .token_balance(world.token, world.pay_to)
+            .await
+            .unwrap(),
+        U256::from(1_200u64)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

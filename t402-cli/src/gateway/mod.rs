@@ -182,6 +182,23 @@ struct RouteConfig {
     /// What one payment buys on this route's group.
     #[serde(default)]
     entitlement: Option<entitlements::Grant>,
+    /// With `amount`: added per KiB of request body (by `Content-Length`; a request without one
+    /// is priced at `max_request_bytes`, the most it may send).
+    #[serde(default)]
+    amount_per_kib: Option<String>,
+    /// With `amount`: the amount named by a query parameter's value (`amount` otherwise).
+    #[serde(default)]
+    amount_by_query: Option<QueryPrices>,
+}
+
+/// Amounts chosen by a query parameter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryPrices {
+    /// The parameter (`tier` in `?tier=pro`).
+    param: String,
+    /// The amount of each value.
+    amounts: BTreeMap<String, String>,
 }
 
 fn exact() -> String {
@@ -202,7 +219,7 @@ fn input(message: impl Into<String>) -> CliError {
 }
 
 /// One route's payment option.
-fn option(route: &RouteConfig) -> Result<PaymentOption, CliError> {
+fn option(route: &RouteConfig, max_request_bytes: usize) -> Result<PaymentOption, CliError> {
     let at = |what: &str| input(format!("route `{}`: {what}", route.pattern));
     let network = Network::parse_lenient(&route.network).map_err(|err| at(&err.to_string()))?;
     let price = match (&route.price, &route.amount, &route.asset) {
@@ -220,7 +237,37 @@ fn option(route: &RouteConfig) -> Result<PaymentOption, CliError> {
         }
         _ => return Err(at("give either `price` or both `amount` and `asset`")),
     };
-    let mut option = PaymentOption::new(route.scheme.clone(), network, price, route.pay_to.clone());
+    let mut option = PaymentOption::new(
+        route.scheme.clone(),
+        network,
+        price.clone(),
+        route.pay_to.clone(),
+    );
+    if route.amount_per_kib.is_some() || route.amount_by_query.is_some() {
+        let Price::Asset(base) = price else {
+            return Err(at(
+                "`amount_per_kib` and `amount_by_query` go with `amount` and `asset`",
+            ));
+        };
+        let parse = |text: &str| -> Result<t402_core::Amount, CliError> {
+            text.parse()
+                .map_err(|_| at(&format!("`{text}` is not an integer amount")))
+        };
+        let per_kib = route.amount_per_kib.as_deref().map(parse).transpose()?;
+        let by_query = match &route.amount_by_query {
+            Some(prices) => {
+                let mut amounts = BTreeMap::new();
+                for (value, amount) in &prices.amounts {
+                    amounts.insert(value.clone(), parse(amount)?);
+                }
+                Some((prices.param.clone(), amounts))
+            }
+            None => None,
+        };
+        option = option.price_from(move |parts: &http::request::Parts| {
+            variable_price(&base, per_kib, by_query.as_ref(), max_request_bytes, parts)
+        });
+    }
     if let Some(decimals) = route.decimals {
         option = option.decimals(decimals);
     }
@@ -228,6 +275,50 @@ fn option(route: &RouteConfig) -> Result<PaymentOption, CliError> {
         option = option.max_timeout_seconds(seconds);
     }
     Ok(option)
+}
+
+/// The price of one request on a route priced by its size or its query.
+fn variable_price(
+    base: &AssetAmount,
+    per_kib: Option<t402_core::Amount>,
+    by_query: Option<&(String, BTreeMap<String, t402_core::Amount>)>,
+    max_request_bytes: usize,
+    parts: &http::request::Parts,
+) -> Result<Price, String> {
+    let mut amount = base.amount.as_u256();
+    if let Some((param, amounts)) = by_query {
+        let chosen = parts.uri.query().and_then(|query| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(name, _)| name == param)
+                .and_then(|(_, value)| amounts.get(value))
+        });
+        if let Some(chosen) = chosen {
+            amount = chosen.as_u256();
+        }
+    }
+    if let Some(per_kib) = per_kib {
+        let bytes = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(max_request_bytes as u64);
+        let kib = bytes.div_ceil(1024);
+        let extra = per_kib
+            .as_u256()
+            .checked_mul(alloy_primitives::U256::from(kib))
+            .ok_or("the size price overflows")?;
+        amount = amount
+            .checked_add(extra)
+            .ok_or("the size price overflows")?;
+    }
+    let mut price = AssetAmount::new(base.asset.clone(), t402_core::Amount::from(amount));
+    if let Some(extra) = &base.extra {
+        price = price.with_extra(extra.clone());
+    }
+    Ok(Price::Asset(price))
 }
 
 /// The facilitator clients the file names, with their API keys.
@@ -308,7 +399,8 @@ async fn app(
         return Err(input("the configuration prices no route"));
     }
     for route in &config.routes {
-        let mut priced = Route::new(option(route)?).max_buffered_bytes(config.max_response_bytes);
+        let mut priced = Route::new(option(route, config.max_request_bytes)?)
+            .max_buffered_bytes(config.max_response_bytes);
         let before = match route.settle.as_deref() {
             None | Some("after") => route.streaming,
             Some("before") => true,

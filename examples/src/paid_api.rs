@@ -101,18 +101,7 @@ pub async fn metered_app(
     let registry = Arc::new(registry);
     let scrape = get(move || {
         let registry = registry.clone();
-        async move {
-            let mut text = String::new();
-            // Writing to a String cannot fail.
-            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-            (
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                )],
-                text,
-            )
-        }
+        async move { t402_server::metrics::scrape(&registry) }
     });
     Ok(router(layer).route("/metrics", scrape))
 }

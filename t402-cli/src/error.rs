@@ -17,6 +17,17 @@ pub(crate) mod exit {
     pub(crate) const FAILED_ANSWER: i32 = 5;
 }
 
+/// The value of the environment variable `name`; unset is an input error naming it (files and
+/// flags name variables, never secrets).
+pub(crate) fn env(name: &str) -> Result<String, CliError> {
+    std::env::var(name).map_err(|_| {
+        CliError::new(
+            exit::INPUT,
+            format!("environment variable {name} is not set"),
+        )
+    })
+}
+
 /// A failure of the tool.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]

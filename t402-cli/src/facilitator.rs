@@ -36,7 +36,7 @@ use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
 use t402_server::facilitator::RecordedFacilitator;
 use t402_server::facilitator_service::{ApiKeys, FacilitatorService, RateLimit};
 
-use crate::error::{CliError, exit};
+use crate::error::{CliError, env, exit};
 
 /// The configuration file.
 #[derive(Debug, Deserialize)]
@@ -94,15 +94,6 @@ pub(crate) struct ChainConfig {
     pub(crate) key_envs: Vec<String>,
     /// How long settlement waits for a receipt.
     pub(crate) receipt_timeout_secs: Option<u64>,
-}
-
-fn env(name: &str) -> Result<String, CliError> {
-    std::env::var(name).map_err(|_| {
-        CliError::new(
-            exit::INPUT,
-            format!("environment variable {name} is not set"),
-        )
-    })
 }
 
 /// An EVM chain: its node (the chain id checked) and its signer keys (hex).

@@ -91,6 +91,16 @@ fn futures_events()
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// A `[[routes]]` table selling `pattern` for `amount` atomic units of the world's token, paid
+/// to its payee, with `extra` lines.
+fn route_toml(world: &DevnetWorld, pattern: &str, amount: u64, extra: &str) -> String {
+    format!(
+        "\n[[routes]]\npattern = \"{pattern}\"\nnetwork = \"eip155:{CHAIN}\"\npay_to = \"{}\"\namount = \"{amount}\"\nasset = \"{}\"\neip712_name = \"USD Coin\"\neip712_version = \"2\"\n{extra}\n",
+        world.pay_to.to_checksum(None),
+        world.token.to_checksum(None),
+    )
+}
+
 struct Gateway {
     process: common::Facilitator,
     base: String,
@@ -117,22 +127,7 @@ async fn start_with(
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("metering.jsonl");
     let priced = |pattern: &str, extra: &str| {
-        format!(
-            r#"
-[[routes]]
-pattern = "{pattern}"
-network = "eip155:{CHAIN}"
-pay_to = "{}"
-amount = "10000"
-asset = "{}"
-decimals = 6
-eip712_name = "USD Coin"
-eip712_version = "2"
-{extra}
-"#,
-            world.pay_to.to_checksum(None),
-            world.token.to_checksum(None),
-        )
+        route_toml(world, pattern, 10_000, &format!("decimals = 6\n{extra}"))
     };
     let config = dir.join("gateway.toml");
     std::fs::write(
@@ -620,10 +615,13 @@ async fn start_entitled(
     let dir = std::env::temp_dir().join(format!("t402-gateway-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let route = |pattern: &str, group: &str, requests: u64| {
-        format!(
-            "\n[[routes]]\npattern = \"{pattern}\"\nnetwork = \"eip155:{CHAIN}\"\npay_to = \"{}\"\namount = \"10000\"\nasset = \"{}\"\neip712_name = \"USD Coin\"\neip712_version = \"2\"\nentitlement = {{ group = \"{group}\", requests = {requests}, seconds = 600 }}\n",
-            world.pay_to.to_checksum(None),
-            world.token.to_checksum(None),
+        route_toml(
+            world,
+            pattern,
+            10_000,
+            &format!(
+                "entitlement = {{ group = \"{group}\", requests = {requests}, seconds = 600 }}"
+            ),
         )
     };
     let config = dir.join("gateway.toml");
@@ -869,13 +867,7 @@ async fn prices_follow_the_request_size_and_query() {
     let facilitator = serve(t402_server::facilitator_router(world.facilitator.clone())).await;
     let dir = std::env::temp_dir().join(format!("t402-gateway-prices-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let route = |pattern: &str, extra: &str| {
-        format!(
-            "\n[[routes]]\npattern = \"{pattern}\"\nnetwork = \"eip155:{CHAIN}\"\npay_to = \"{}\"\namount = \"1000\"\nasset = \"{}\"\neip712_name = \"USD Coin\"\neip712_version = \"2\"\n{extra}\n",
-            world.pay_to.to_checksum(None),
-            world.token.to_checksum(None),
-        )
-    };
+    let route = |pattern: &str, extra: &str| route_toml(&world, pattern, 1000, extra);
     let config = dir.join("gateway.toml");
     std::fs::write(
         &config,

@@ -10,7 +10,7 @@
 //! let metrics = LayerMetrics::register(&mut registry);
 //! # let _ = metrics;
 //! // PaymentLayer::builder().metrics(metrics) … ; serve `registry` at /metrics with
-//! // prometheus_client::encoding::text::encode.
+//! // t402_server::metrics::scrape.
 //! ```
 
 use std::time::Duration;
@@ -20,6 +20,23 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+/// The content type of the OpenMetrics text format.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A `GET /metrics` answer: every metric of `registry` in the OpenMetrics text format.
+pub fn scrape(registry: &Registry) -> http::Response<String> {
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, registry);
+    let mut response = http::Response::new(text);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE),
+    );
+    response
+}
 
 /// A priced route.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

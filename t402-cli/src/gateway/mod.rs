@@ -53,7 +53,7 @@ use t402_server::facilitator::{Endpoint, HttpFacilitator};
 use t402_server::metrics::LayerMetrics;
 use t402_server::{PaymentLayer, PaymentOption, Route, SettleMode};
 
-use crate::error::{CliError, exit};
+use crate::error::{CliError, env, exit};
 
 /// The configuration file.
 #[derive(Debug, Deserialize)]
@@ -203,15 +203,6 @@ struct QueryPrices {
 
 fn exact() -> String {
     "exact".into()
-}
-
-fn env(name: &str) -> Result<String, CliError> {
-    std::env::var(name).map_err(|_| {
-        CliError::new(
-            exit::INPUT,
-            format!("environment variable {name} is not set"),
-        )
-    })
 }
 
 fn input(message: impl Into<String>) -> CliError {
@@ -701,18 +692,7 @@ async fn serve_metrics(
         "/metrics",
         axum::routing::get(move || {
             let registry = registry.clone();
-            async move {
-                let mut text = String::new();
-                // Writing to a String cannot fail.
-                let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-                (
-                    [(
-                        http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    text,
-                )
-            }
+            async move { t402_server::metrics::scrape(&registry) }
         }),
     );
     tokio::spawn(async move {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -93,7 +93,8 @@ pub struct HttpFacilitator {
     retry: RetryPolicy,
     auth: Option<AuthHeaders>,
     version_key: Option<VersionKey>,
-    learned_key: Arc<AtomicU8>,
+    /// Whether the last `/supported` answer named versions with `t402Version` only.
+    speaks_t402: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for HttpFacilitator {
@@ -146,7 +147,7 @@ impl HttpFacilitator {
             retry: RetryPolicy::default(),
             auth: None,
             version_key: None,
-            learned_key: Arc::new(AtomicU8::new(LEARNED_NOTHING)),
+            speaks_t402: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -164,9 +165,10 @@ impl HttpFacilitator {
         if let Some(key) = self.version_key {
             return key;
         }
-        match self.learned_key.load(Ordering::Relaxed) {
-            LEARNED_T402 => VersionKey::T402,
-            _ => VersionKey::X402,
+        if self.speaks_t402.load(Ordering::Relaxed) {
+            VersionKey::T402
+        } else {
+            VersionKey::X402
         }
     }
 
@@ -180,12 +182,7 @@ impl HttpFacilitator {
             .kinds
             .iter()
             .all(|kind| kind.version.key == VersionKey::T402);
-        let learned = if t402_only {
-            LEARNED_T402
-        } else {
-            LEARNED_X402
-        };
-        self.learned_key.store(learned, Ordering::Relaxed);
+        self.speaks_t402.store(t402_only, Ordering::Relaxed);
     }
 
     /// Sets the time allowed for `/supported` and `/verify`.
@@ -319,7 +316,10 @@ impl HttpFacilitator {
         let mut body = serde_json::to_value(request)
             .map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
         let key = self.version_key();
-        if let Some(object) = body.as_object_mut() {
+        // Most requests already name the version as the facilitator reads it: left as they are.
+        if !names_version_with(request, key)
+            && let Some(object) = body.as_object_mut()
+        {
             // The top level and the payload carry the version; the facilitator reads its key.
             let rewritten = set_version_key(object, key).and_then(|()| {
                 match object
@@ -367,6 +367,16 @@ impl HttpFacilitator {
             message: excerpt(&bytes),
         })
     }
+}
+
+/// Whether `request` names its version (top level and payload) with exactly `key`.
+fn names_version_with(request: &FacilitatorRequest, key: VersionKey) -> bool {
+    let (top, payload) = match request {
+        FacilitatorRequest::V2(r) => (r.version, r.payment_payload.version_key),
+        FacilitatorRequest::V1(r) => (r.version, r.payment_payload.version_key),
+        _ => return false,
+    };
+    top.is_some_and(|top| top.key == key) && payload == key
 }
 
 enum Attempt {
@@ -449,7 +459,3 @@ impl Facilitator for HttpFacilitator {
         })
     }
 }
-
-const LEARNED_NOTHING: u8 = 0;
-const LEARNED_X402: u8 = 1;
-const LEARNED_T402: u8 = 2;

@@ -196,12 +196,9 @@ impl ServiceMetrics {
         InFlight(self.in_flight.clone())
     }
 
-    /// The OpenMetrics text of every metric.
-    pub(crate) fn encode(&self) -> String {
-        let mut text = String::new();
-        // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text
+    /// The `/metrics` answer.
+    pub(crate) fn scrape(&self) -> http::Response<String> {
+        crate::metrics::scrape(&self.registry)
     }
 }
 

@@ -258,9 +258,17 @@ impl LocalFacilitator {
                 }
             })
             .collect();
+        let mut extensions = self.extensions.clone();
+        for entry in &self.listed {
+            for key in entry.mechanism.extensions() {
+                if !extensions.contains(&key) {
+                    extensions.push(key);
+                }
+            }
+        }
         SupportedResponse {
             kinds,
-            extensions: self.extensions.clone(),
+            extensions,
             signers,
             unknown: Default::default(),
         }

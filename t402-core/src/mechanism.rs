@@ -121,6 +121,17 @@ pub trait ServerMechanism: Send + Sync + 'static {
         crate::asset::known_decimals(network, asset)
     }
 
+    /// The extensions the challenge declares for `requirements` (the 402's top-level
+    /// `extensions`), given the facilitator's `/supported` extensions (EVM: the Permit2 gas
+    /// sponsoring the facilitator settles).
+    fn extension_declarations(
+        &self,
+        _requirements: &PaymentRequirements,
+        _facilitator_extensions: &[String],
+    ) -> Option<JsonObject> {
+        None
+    }
+
     /// The identity of `payment` (paying `requirements`), the same however its bytes are
     /// re-encoded: the replay guard's key, computed on every paid request, so without copying
     /// the payment. `None` when the payload does not name one.
@@ -152,6 +163,12 @@ pub trait FacilitatorMechanism: Send + Sync + 'static {
 
     /// The addresses this mechanism signs or pays fees with on `network`.
     fn signers(&self, network: &Network) -> Vec<String>;
+
+    /// The extension keys this mechanism settles (listed in `/supported`; EVM: the Permit2
+    /// gas-sponsoring extensions).
+    fn extensions(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// The identity of the payment in `request`, the same however its bytes are re-encoded
     /// (the settlement record's key); `None` when the payload does not name one.
@@ -257,6 +274,13 @@ macro_rules! forward_server_mechanism {
             fn asset_decimals(&self, asset: &str, network: &Network) -> Option<u8> {
                 (**self).asset_decimals(asset, network)
             }
+            fn extension_declarations(
+                &self,
+                requirements: &PaymentRequirements,
+                facilitator_extensions: &[String],
+            ) -> Option<JsonObject> {
+                (**self).extension_declarations(requirements, facilitator_extensions)
+            }
             fn payment_id(
                 &self,
                 payment: &PaymentPayload,
@@ -282,6 +306,9 @@ macro_rules! forward_facilitator_mechanism {
             }
             fn signers(&self, network: &Network) -> Vec<String> {
                 (**self).signers(network)
+            }
+            fn extensions(&self) -> Vec<String> {
+                (**self).extensions()
             }
             fn payment_id(&self, request: &VerifyRequest) -> Option<PaymentId> {
                 (**self).payment_id(request)

@@ -171,6 +171,38 @@ impl Anvil {
         .await;
     }
 
+    /// Installs Multicall3, Permit2 and the x402 Permit2 proxies at their canonical addresses,
+    /// so clients and facilitators that hard-code them work unchanged.
+    pub async fn install_canonical_contracts(&self) {
+        for (address, contract) in crate::contracts::TestContract::canonical_installs() {
+            self.set_code(address, contract.runtime_code()).await;
+        }
+    }
+
+    /// Deploys the permit token (ERC-20 with EIP-2612, no EIP-3009) from the dev account.
+    pub async fn deploy_permit_token(
+        &self,
+        name: &str,
+        version: &str,
+        symbol: &str,
+        decimals: u8,
+    ) -> Address {
+        use alloy_sol_types::SolConstructor;
+        let mut code = crate::contracts::TestContract::PermitToken
+            .creation_code()
+            .to_vec();
+        code.extend(
+            crate::contracts::IT402PermitToken::constructorCall {
+                name: name.into(),
+                version: version.into(),
+                symbol: symbol.into(),
+                decimals,
+            }
+            .abi_encode(),
+        );
+        self.deploy(code.into()).await
+    }
+
     /// Deploys the test token from the dev account (the first deployment of a fresh anvil lands
     /// at `0x5FbDB2315678afecb367f032d93F642f64180aa3`).
     pub async fn deploy_test_token(

@@ -35,7 +35,7 @@ use t402_core::error::BoxFuture;
 
 use crate::chain::{CallRequest, ChainError, EvmChain, Fees, TxReceipt, call_typed};
 use crate::clock::{Clock, SystemClock};
-use crate::contracts::{IEip3009Token, IT402TestToken, MULTICALL3, TestContract};
+use crate::contracts::{IEip3009Token, IT402PermitToken, IT402TestToken, TestContract};
 
 /// The account that deploys and mints on the devnet (anvil's first dev account, so the first
 /// contract it deploys lands at the same address as on a fresh anvil).
@@ -80,8 +80,9 @@ impl fmt::Debug for Devnet {
 }
 
 impl Devnet {
-    /// A devnet serving `chain_id`, on the system clock, with Multicall3 installed and the
-    /// deployer funded with 10,000 ETH.
+    /// A devnet serving `chain_id`, on the system clock, with Multicall3, Permit2 and the x402
+    /// Permit2 proxies installed at their canonical addresses and the deployer funded with
+    /// 10,000 ETH.
     pub fn new(chain_id: u64) -> Self {
         Self::with_clock(chain_id, SystemClock)
     }
@@ -100,7 +101,9 @@ impl Devnet {
                 system_nonce: 0,
             }),
         };
-        devnet.set_code(MULTICALL3, TestContract::Multicall.runtime_code());
+        for (address, contract) in TestContract::canonical_installs() {
+            devnet.set_code(address, contract.runtime_code());
+        }
         devnet.fund(
             DEVNET_DEPLOYER,
             U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
@@ -229,7 +232,29 @@ impl Devnet {
         self.deploy(code)
     }
 
-    /// Mints `amount` of the test token at `token` to `to`.
+    /// Deploys the permit token (ERC-20 with EIP-2612 and no EIP-3009: paid through Permit2)
+    /// with the given EIP-712 `name` and `version`.
+    pub fn deploy_permit_token(
+        &self,
+        name: &str,
+        version: &str,
+        symbol: &str,
+        decimals: u8,
+    ) -> Result<Address, ChainError> {
+        let mut code = TestContract::PermitToken.creation_code().to_vec();
+        code.extend(
+            IT402PermitToken::constructorCall {
+                name: name.into(),
+                version: version.into(),
+                symbol: symbol.into(),
+                decimals,
+            }
+            .abi_encode(),
+        );
+        self.deploy(code)
+    }
+
+    /// Mints `amount` of the test token (or the permit token) at `token` to `to`.
     pub fn mint(&self, token: Address, to: Address, amount: U256) -> Result<(), ChainError> {
         let call = IT402TestToken::mintCall { to, value: amount };
         let receipt = self.execute_as(DEVNET_DEPLOYER, Some(token), call.abi_encode())?;

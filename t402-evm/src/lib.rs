@@ -26,6 +26,7 @@ pub mod eip3009;
 pub mod error;
 pub mod facilitator;
 pub mod payload;
+pub mod permit2;
 pub mod secp;
 pub mod signature;
 pub mod verify;
@@ -33,7 +34,7 @@ pub mod verify;
 mod client;
 mod server;
 
-pub use client::{ExactEvmClient, VALID_AFTER_SKEW_SECS};
+pub use client::{APPROVAL_GAS_LIMIT, ExactEvmClient, VALID_AFTER_SKEW_SECS};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::PayloadError;
 pub use facilitator::{ExactEvmFacilitator, FacilitatorSigners};

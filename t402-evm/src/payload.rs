@@ -89,7 +89,9 @@ pub fn payment_id_of(
     payload: &JsonObject,
     requirements: &t402_core::PaymentRequirements,
 ) -> Option<t402_core::PaymentId> {
-    let authorization = payload.get("authorization")?;
+    let Some(authorization) = payload.get("authorization") else {
+        return crate::permit2::permit2_payment_id(EXACT, payload, requirements);
+    };
     let from = authorization.get("from")?.as_str()?;
     let nonce = authorization.get("nonce")?.as_str()?;
     let token = requirements.asset.as_str();

@@ -56,3 +56,32 @@ fn token_exposes_both_eip3009_overloads() {
         assert!(code.contains(selector), "{what} ({selector}) missing");
     }
 }
+
+#[test]
+fn permit2_and_the_proxies_expose_the_reference_selectors() {
+    let code = |name: &str| {
+        let path = workspace_root().join(format!("t402-evm/contracts/artifacts/{name}.json"));
+        let artifact: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        artifact["deployedBytecode"].as_str().unwrap().to_owned()
+    };
+    for (contract, selector, what) in [
+        ("T402ExactPermit2Proxy", "13cd3b53", "settle (exact)"),
+        ("T402ExactPermit2Proxy", "fa340378", "settleWithPermit (exact)"),
+        ("T402ExactPermit2Proxy", "6afdd850", "PERMIT2()"),
+        ("T402UptoPermit2Proxy", "ff11e7b4", "settle (upto)"),
+        ("T402UptoPermit2Proxy", "016c1748", "settleWithPermit (upto)"),
+        ("T402UptoPermit2Proxy", "6afdd850", "PERMIT2()"),
+        ("T402Permit2", "137c29fe", "permitWitnessTransferFrom"),
+        ("T402Permit2", "4fe02b44", "nonceBitmap"),
+        ("T402Permit2", "3ff9dcb1", "invalidateUnorderedNonces"),
+        ("T402Permit2", "3644e515", "DOMAIN_SEPARATOR()"),
+        ("T402PermitToken", "d505accf", "permit(...)"),
+        ("T402PermitToken", "7ecebe00", "nonces(address)"),
+        ("T402PermitToken", "dd62ed3e", "allowance(address,address)"),
+    ] {
+        assert!(code(contract).contains(selector), "{contract}: {what} ({selector}) missing");
+    }
+    // The permit token has no EIP-3009.
+    assert!(!code("T402PermitToken").contains("e3ee160e"));
+}

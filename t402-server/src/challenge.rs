@@ -65,9 +65,16 @@ impl Offers {
         let mut built = BuiltOffers {
             accepts: Vec::with_capacity(route.options.len()),
             v1: Vec::new(),
+            extensions: None,
         };
         for option in &route.options {
-            let requirements = build_requirements(state, option, parts).await?;
+            let (requirements, declared) = build_requirements(state, option, parts).await?;
+            if let Some(declared) = declared {
+                built
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .extend(declared);
+            }
             if state.serves_v1 && serves_v1(state, &requirements).await? {
                 built.v1.push(built.accepts.len());
             }
@@ -102,9 +109,11 @@ impl Offers {
 
     /// The challenge naming this resource, with `error` as its error text.
     pub(crate) fn payment_required(&self, route: &Route, error: &str) -> PaymentRequired {
-        PaymentRequired::new(self.resource(route), self.built.accepts.clone())
+        let mut required = PaymentRequired::new(self.resource(route), self.built.accepts.clone())
             .with_error(error)
-            .with_version_key(self.version_key)
+            .with_version_key(self.version_key);
+        required.extensions.clone_from(&self.built.extensions);
+        required
     }
 
     /// The offers a v1 client may pay, as a v1 402 body with `error` as its error text; `None`
@@ -283,7 +292,7 @@ async fn build_requirements(
     state: &LayerState,
     option: &PaymentOption,
     parts: &Parts,
-) -> Result<PaymentRequirements, PaymentError> {
+) -> Result<(PaymentRequirements, Option<t402_core::JsonObject>), PaymentError> {
     let missing = |err: ConfigError| PaymentError::Config(err);
     let mechanism = state
         .mechanism(&option.scheme, &option.network)
@@ -333,9 +342,11 @@ async fn build_requirements(
                 network: option.network.to_string(),
             })
         })?;
-    mechanism
+    let requirements = mechanism
         .enhance_requirements(requirements, &offered.kind, &offered.extensions)
-        .map_err(|err| request_error(err.to_string()))
+        .map_err(|err| request_error(err.to_string()))?;
+    let declared = mechanism.extension_declarations(&requirements, &offered.extensions);
+    Ok((requirements, declared))
 }
 
 /// Whether the request comes from a browser that wants a page.

@@ -24,6 +24,8 @@ pub(crate) struct BuiltOffers {
     /// The indices in `accepts` of the offers a v1 client may pay: their network has a v1 name
     /// and a facilitator supports the v1 kind.
     pub(crate) v1: Vec<usize>,
+    /// The extensions the challenge declares (Permit2 gas sponsoring), when any.
+    pub(crate) extensions: Option<t402_core::JsonObject>,
 }
 
 /// A fixed route's requirements and the `/supported` generation they were built from.

@@ -180,7 +180,7 @@ impl Default for DevnetWorld {
     }
 }
 
-/// An anvil node (with Multicall3), funded and with a facilitator.
+/// An anvil node (with Multicall3, Permit2 and the x402 proxies), funded and with a facilitator.
 #[derive(Debug)]
 pub struct AnvilWorld {
     /// The node.
@@ -208,7 +208,7 @@ impl AnvilWorld {
     /// [`start`](Self::start) with the chain id `chain_id`.
     pub async fn start_on_chain(chain_id: u64) -> Option<Self> {
         let anvil = Arc::new(Anvil::start_with_chain_id(chain_id).await?);
-        anvil.install_multicall3().await;
+        anvil.install_canonical_contracts().await;
         let token = anvil.deploy_test_token("USD Coin", "2", "USDC", 6).await;
         let payer = PrivateKeySigner::random();
         anvil

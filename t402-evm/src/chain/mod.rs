@@ -166,6 +166,9 @@ pub fn decode_revert(data: &[u8]) -> String {
     if let Ok(panic) = Panic::abi_decode(data) {
         return format!("panic {}", panic.code);
     }
+    if let Some(name) = known_error(data) {
+        return name;
+    }
     if data.is_empty() {
         "reverted without data".into()
     } else {
@@ -174,6 +177,19 @@ pub fn decode_revert(data: &[u8]) -> String {
             alloy_primitives::hex::encode(data)
         )
     }
+}
+
+/// The name of a custom error of Permit2 or the x402 proxies (`InvalidNonce()`), which the
+/// settlement maps to a reason.
+fn known_error(data: &[u8]) -> Option<String> {
+    use crate::contracts::{IPermit2, IPermit2ProxyErrors};
+    use alloy_sol_types::SolInterface;
+    if let Ok(error) = IPermit2::IPermit2Errors::abi_decode(data) {
+        return Some(format!("{error:?}"));
+    }
+    IPermit2ProxyErrors::IPermit2ProxyErrorsErrors::abi_decode(data)
+        .ok()
+        .map(|error| format!("{error:?}"))
 }
 
 /// The node operations the facilitator needs. Implementations are cheap to share (`Arc`).
@@ -253,6 +269,24 @@ pub async fn call_typed<C: SolCall>(
 mod tests {
     use super::*;
     use alloy_sol_types::{Revert, SolError};
+
+    #[test]
+    fn custom_errors_of_permit2_and_the_proxies_are_named() {
+        use alloy_sol_types::SolError;
+        let nonce = crate::contracts::IPermit2::InvalidNonce {}.abi_encode();
+        assert!(
+            decode_revert(&nonce).contains("InvalidNonce"),
+            "{}",
+            decode_revert(&nonce)
+        );
+        let expired = crate::contracts::IPermit2::SignatureExpired {
+            signatureDeadline: U256::from(9u8),
+        }
+        .abi_encode();
+        assert!(decode_revert(&expired).contains("SignatureExpired"));
+        let early = crate::contracts::IPermit2ProxyErrors::PaymentTooEarly {}.abi_encode();
+        assert!(decode_revert(&early).contains("PaymentTooEarly"));
+    }
 
     #[test]
     fn revert_data_decodes_to_its_reason() {

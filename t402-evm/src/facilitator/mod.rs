@@ -8,6 +8,7 @@
 mod locks;
 mod onchain;
 mod pending;
+mod permit2;
 mod sender;
 mod settle;
 mod signers;
@@ -28,6 +29,7 @@ use tracing::Instrument;
 use crate::chain::{ChainError, EvmChain, call_typed};
 use crate::clock::{Clock, SystemClock};
 use crate::contracts::IEip3009Token;
+use crate::permit2::is_permit2_payload;
 use crate::verify::{EXACT, OfflineVerification, Rejection, check_message, check_terms};
 use locks::PayerLocks;
 use onchain::{WalletSignature, diagnose_failure, simulate_transfer, wallet_signature};
@@ -66,6 +68,7 @@ pub struct ExactEvmFacilitator {
     simulate_in_settle: bool,
     erc6492_factories: Vec<alloy_primitives::Address>,
     erc6492_gas_cap: u64,
+    sponsor_erc20_approvals: bool,
     payer_locks: PayerLocks,
     /// Transactions sent whose receipt did not arrive in time, so a retry finds them instead of
     /// sending again.
@@ -107,6 +110,7 @@ impl ExactEvmFacilitator {
             simulate_in_settle: false,
             erc6492_factories: Vec::new(),
             erc6492_gas_cap: DEFAULT_ERC6492_GAS_CAP,
+            sponsor_erc20_approvals: false,
             payer_locks: PayerLocks::new(),
             pending: PendingTransactions::default(),
         })
@@ -153,6 +157,21 @@ impl ExactEvmFacilitator {
     pub fn with_erc6492_gas_cap(mut self, gas: u64) -> Self {
         self.erc6492_gas_cap = gas;
         self
+    }
+
+    /// Whether Permit2 payments may carry a signed `approve(Permit2, max)` for the facilitator
+    /// to broadcast before settling (`erc20ApprovalGasSponsoring`; default: no). The facilitator
+    /// pays the approval's gas when the payer cannot: list the extension in `/supported`
+    /// ([`t402_core::LocalFacilitator::with_extension`]) only when this is on.
+    #[must_use]
+    pub fn with_erc20_approval_sponsoring(mut self, sponsor: bool) -> Self {
+        self.sponsor_erc20_approvals = sponsor;
+        self
+    }
+
+    /// Whether this facilitator broadcasts sponsored approvals.
+    pub fn sponsors_erc20_approvals(&self) -> bool {
+        self.sponsor_erc20_approvals
     }
 
     /// How long settlement waits for the receipt (default [`DEFAULT_RECEIPT_TIMEOUT`]).
@@ -259,6 +278,15 @@ impl ExactEvmFacilitator {
         &self,
         request: &VerifyRequest,
     ) -> Result<VerifyResponse, FacilitatorError> {
+        if is_permit2_payload(&request.payment_payload.payload) {
+            return match permit2::check(self, request, self.simulate_in_verify).await {
+                Ok(Ok(checked)) => Ok(VerifyResponse::valid(
+                    checked.verification.payer().to_checksum(None),
+                )),
+                Ok(Err(rejection)) => Ok(rejection.to_verify_response()),
+                Err(err) => Err(chain_unavailable(err)),
+            };
+        }
         match self.check(request, self.simulate_in_verify).await {
             Ok(Ok((checked, _))) => Ok(VerifyResponse::valid(checked.payer().to_checksum(None))),
             Ok(Err(rejection)) => Ok(rejection.to_verify_response()),
@@ -300,6 +328,9 @@ impl ExactEvmFacilitator {
         transaction: &str,
     ) -> Result<Option<SettleResponse>, FacilitatorError> {
         let network = request.payment_payload.accepted.network.to_string();
+        if is_permit2_payload(&request.payment_payload.payload) {
+            return self.follow_permit2(request, &network, transaction).await;
+        }
         let (Ok(hash), Ok(checked)) = (transaction.parse::<B256>(), check_message(request)) else {
             return Ok(None);
         };
@@ -330,6 +361,44 @@ impl ExactEvmFacilitator {
         }))
     }
 
+    /// [`follow_transaction`](Self::follow_transaction) of a Permit2 payment: final once the
+    /// permit's deadline has passed with its nonce unused.
+    async fn follow_permit2(
+        &self,
+        request: &SettleRequest,
+        network: &str,
+        transaction: &str,
+    ) -> Result<Option<SettleResponse>, FacilitatorError> {
+        let rules = crate::permit2::Permit2Rules::EXACT;
+        let (Ok(hash), Ok((payload, _))) = (
+            transaction.parse::<B256>(),
+            crate::permit2::check_permit2_message(request, &rules),
+        ) else {
+            return Ok(None);
+        };
+        let auth = payload.authorization;
+        let answer = Answer {
+            network,
+            payer: Some(auth.from.to_checksum(None)),
+        };
+        if let Some(receipt) = self.chain.receipt(hash).await.map_err(chain_unavailable)? {
+            return Ok(Some(answer.of_receipt(&receipt)));
+        }
+        if auth.deadline >= U256::from(self.clock.now()) {
+            return Ok(None);
+        }
+        let used = permit2::nonce_used(self.chain.as_ref(), auth.from, auth.nonce)
+            .await
+            .map_err(chain_unavailable)?;
+        Ok((!used).then(|| {
+            answer.failure_after_send(
+                Reason::Permit2DeadlineExpired,
+                "the transaction never landed and the permit has expired",
+                hash,
+            )
+        }))
+    }
+
     /// Re-verifies, then settles with the facilitator's sender, locks and records.
     async fn settle_checked(
         &self,
@@ -341,6 +410,24 @@ impl ExactEvmFacilitator {
             network,
             payer: None,
         };
+        if is_permit2_payload(&request.payment_payload.payload) {
+            return match permit2::check(self, request, self.simulate_in_settle).await {
+                Ok(Ok(checked)) => {
+                    let payer = checked.verification.payer();
+                    tracing::Span::current().record("payer", tracing::field::display(payer));
+                    answer.payer = Some(payer.to_checksum(None));
+                    permit2::settle(self, &checked, &answer, journal).await
+                }
+                Ok(Err(rejection)) => {
+                    answer.payer = rejection.payer.map(|p| p.to_checksum(None));
+                    answer.failure(rejection.reason, rejection.message)
+                }
+                Err(err) => answer.failure(
+                    Reason::UnexpectedSettleError,
+                    format!("the chain could not be read: {err}"),
+                ),
+            };
+        }
         let (checked, wallet) = match self.check(request, self.simulate_in_settle).await {
             Ok(Ok(checked)) => checked,
             Ok(Err(rejection)) => {
@@ -388,6 +475,15 @@ impl FacilitatorMechanism for ExactEvmFacilitator {
 
     fn payment_id(&self, request: &VerifyRequest) -> Option<PaymentId> {
         crate::payload::payment_id(request)
+    }
+
+    /// The `/supported` extensions of Permit2 gas sponsoring this facilitator settles.
+    fn extensions(&self) -> Vec<String> {
+        let mut keys = vec![crate::permit2::EIP2612_GAS_SPONSORING.to_owned()];
+        if self.sponsor_erc20_approvals {
+            keys.push(crate::permit2::ERC20_APPROVAL_GAS_SPONSORING.to_owned());
+        }
+        keys
     }
 
     /// The node answers for each signer's ETH balance (gas money).

@@ -174,6 +174,37 @@ impl TransactionSender {
         }
     }
 
+    /// Sends `wei` of the chain's coin to `to` (a plain transfer, 21,000 gas) and waits for the
+    /// receipt: how the facilitator pays the gas of a transaction a payer signed.
+    pub async fn send_coin(
+        &self,
+        to: Address,
+        wei: alloy_primitives::U256,
+    ) -> Result<TxReceipt, SendFailure> {
+        let fees = self
+            .chain
+            .fees()
+            .await
+            .map_err(|err| SendFailure::NotSent(format!("fees could not be read: {err}")))?;
+        match self
+            .signers
+            .send_value_journaled(
+                self.chain.as_ref(),
+                to,
+                wei,
+                Bytes::new(),
+                21_000,
+                fees,
+                SendJournal::none(),
+            )
+            .await
+        {
+            Ok(sent) => self.wait_for_receipt(sent.hash).await,
+            Err(SendError::Unconfirmed { sent, .. }) => self.wait_for_receipt(sent.hash).await,
+            Err(err) => Err(SendFailure::SendRefused(err.to_string())),
+        }
+    }
+
     /// Polls for the receipt of `hash` until the deadline.
     pub async fn wait_for_receipt(&self, hash: B256) -> Result<TxReceipt, SendFailure> {
         let deadline = tokio::time::Instant::now() + self.receipt_timeout;

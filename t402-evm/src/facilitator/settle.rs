@@ -246,7 +246,7 @@ pub(super) async fn settle(
 }
 
 /// The answer when nothing was sent: a reverted estimate carries the contract's reason.
-fn not_sent_answer(answer: &Answer<'_>, failure: SendFailure) -> SettleResponse {
+pub(super) fn not_sent_answer(answer: &Answer<'_>, failure: SendFailure) -> SettleResponse {
     match failure {
         SendFailure::Reverted(message) => answer.failure(reason_for_failure(&message), message),
         SendFailure::NotSent(message) => {

@@ -202,6 +202,22 @@ impl FacilitatorSigners {
         fees: Fees,
         journal: SendJournal<'_>,
     ) -> Result<SentTransaction, SendError> {
+        self.send_value_journaled(chain, to, U256::ZERO, data, gas_limit, fees, journal)
+            .await
+    }
+
+    /// [`send_journaled`](Self::send_journaled) carrying `value` wei.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_value_journaled(
+        &self,
+        chain: &dyn EvmChain,
+        to: Address,
+        value: U256,
+        data: Bytes,
+        gas_limit: u64,
+        fees: Fees,
+        journal: SendJournal<'_>,
+    ) -> Result<SentTransaction, SendError> {
         let (key, mut next_nonce) = self.acquire().await;
         let mut retried = false;
         loop {
@@ -217,7 +233,7 @@ impl FacilitatorSigners {
                 max_fee_per_gas: fees.max_fee_per_gas,
                 max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
                 to: TxKind::Call(to),
-                value: U256::ZERO,
+                value,
                 access_list: Default::default(),
                 input: data.clone(),
             };

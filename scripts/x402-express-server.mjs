@@ -7,6 +7,9 @@
 //
 // With "facilitatorUrl": "http://…" the server uses that facilitator over HTTP (the reference
 // HTTPFacilitatorClient) instead of the in-process one, and needs no facilitatorKey.
+// "tokenName"/"tokenVersion" name the token's EIP-712 domain (default "USD Coin"/"2");
+// "permit2": true prices the route over Permit2, and "eip2612": true also declares EIP-2612
+// gas sponsoring on it.
 //
 // Prints {"port": N} once listening on 127.0.0.1, then serves GET /weather until killed.
 import express from "express";
@@ -16,6 +19,7 @@ import { x402Facilitator } from "@x402/core/facilitator";
 import { ExactEvmScheme as ExactEvmFacilitator } from "@x402/evm/exact/facilitator";
 import { ExactEvmScheme as ExactEvmServer } from "@x402/evm/exact/server";
 import { toFacilitatorEvmSigner } from "@x402/evm";
+import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import { createWalletClient, defineChain, http, publicActions } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
@@ -54,9 +58,18 @@ app.use(
           scheme: "exact",
           network,
           payTo: config.payTo,
-          price: { amount: config.amount, asset: config.token, extra: { name: "USD Coin", version: "2" } },
+          price: {
+            amount: config.amount,
+            asset: config.token,
+            extra: {
+              name: config.tokenName ?? "USD Coin",
+              version: config.tokenVersion ?? "2",
+              ...(config.permit2 ? { assetTransferMethod: "permit2" } : {}),
+            },
+          },
           maxTimeoutSeconds: 120,
         },
+        ...(config.eip2612 ? { extensions: declareEip2612GasSponsoringExtension() } : {}),
         description: "Weather from the reference server",
       },
     },

@@ -292,7 +292,15 @@ impl Payer {
                 let mut payment = PaymentPayload::new(accepted, signed.payload)
                     .with_resource(required.resource.clone())
                     .with_version_key(required.version_key.reply_key());
-                payment.extensions = signed.extensions.or_else(|| required.extensions.clone());
+                // The scheme's extension data merged over the server's declarations, as the
+                // reference client does (a server checks the declared fields are echoed).
+                payment.extensions = match (required.extensions.clone(), signed.extensions) {
+                    (Some(mut declared), Some(added)) => {
+                        t402_core::json::merge_objects(&mut declared, added);
+                        Some(declared)
+                    }
+                    (declared, added) => added.or(declared),
+                };
                 (PAYMENT_SIGNATURE_HEADER, encode_header(&payment))
             }
             (_, Some((v1, positions))) => {

@@ -152,3 +152,46 @@ mod tests {
         ));
     }
 }
+
+/// Merges `over` into `base` as the reference client merges a payment's extension data over the
+/// server's declarations: objects field by field, recursively; anything else replaced.
+pub fn merge_objects(base: &mut crate::JsonObject, over: crate::JsonObject) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(serde_json::Value::Object(target)), serde_json::Value::Object(source)) => {
+                merge_objects(target, source);
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn declarations_keep_their_fields_and_client_values_win() {
+        let mut base: crate::JsonObject = serde_json::from_value(serde_json::json!({
+            "ext": {"info": {"description": "d", "version": "1"}, "schema": {"type": "object"}},
+            "other": {"info": {"a": 1}}
+        }))
+        .unwrap();
+        let over: crate::JsonObject = serde_json::from_value(serde_json::json!({
+            "ext": {"info": {"from": "0x1", "version": "1"}},
+            "new": [1]
+        }))
+        .unwrap();
+        merge_objects(&mut base, over);
+        assert_eq!(
+            serde_json::Value::Object(base),
+            serde_json::json!({
+                "ext": {"info": {"description": "d", "version": "1", "from": "0x1"}, "schema": {"type": "object"}},
+                "other": {"info": {"a": 1}},
+                "new": [1]
+            })
+        );
+    }
+}

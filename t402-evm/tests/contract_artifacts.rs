@@ -67,10 +67,18 @@ fn permit2_and_the_proxies_expose_the_reference_selectors() {
     };
     for (contract, selector, what) in [
         ("T402ExactPermit2Proxy", "13cd3b53", "settle (exact)"),
-        ("T402ExactPermit2Proxy", "fa340378", "settleWithPermit (exact)"),
+        (
+            "T402ExactPermit2Proxy",
+            "fa340378",
+            "settleWithPermit (exact)",
+        ),
         ("T402ExactPermit2Proxy", "6afdd850", "PERMIT2()"),
         ("T402UptoPermit2Proxy", "ff11e7b4", "settle (upto)"),
-        ("T402UptoPermit2Proxy", "016c1748", "settleWithPermit (upto)"),
+        (
+            "T402UptoPermit2Proxy",
+            "016c1748",
+            "settleWithPermit (upto)",
+        ),
         ("T402UptoPermit2Proxy", "6afdd850", "PERMIT2()"),
         ("T402Permit2", "137c29fe", "permitWitnessTransferFrom"),
         ("T402Permit2", "4fe02b44", "nonceBitmap"),
@@ -80,7 +88,10 @@ fn permit2_and_the_proxies_expose_the_reference_selectors() {
         ("T402PermitToken", "7ecebe00", "nonces(address)"),
         ("T402PermitToken", "dd62ed3e", "allowance(address,address)"),
     ] {
-        assert!(code(contract).contains(selector), "{contract}: {what} ({selector}) missing");
+        assert!(
+            code(contract).contains(selector),
+            "{contract}: {what} ({selector}) missing"
+        );
     }
     // The permit token has no EIP-3009.
     assert!(!code("T402PermitToken").contains("e3ee160e"));

@@ -361,3 +361,41 @@ async fn the_reference_client_signs_what_our_facilitator_settles_and_network_nam
     assert!(settled.success, "{settled:?}");
     assert_eq!(world.balance(world.world.pay_to).await, U256::from(PRICE));
 }
+
+#[tokio::test]
+async fn a_payer_without_an_allowance_and_no_sponsoring_gets_412_with_the_reason() {
+    let Some(world) = PermitWorld::start().await else {
+        return;
+    };
+    let url = world.serve().await;
+    // Our client without a chain to read signs a plain Permit2 payload; the facilitator's
+    // simulation finds no allowance and the server answers 412.
+    let payer = world.payer(false).await;
+    let client = Client::builder()
+        .payer(
+            Payer::new()
+                .mechanism(
+                    NetworkPattern::parse("eip155:*").unwrap(),
+                    Arc::new(ExactEvmClient::new(payer.clone())),
+                )
+                .policy(
+                    SpendPolicy::new()
+                        .allow_asset(
+                            world.world.network(),
+                            &world.token.to_checksum(None),
+                            6,
+                            Some("0.01"),
+                        )
+                        .unwrap(),
+                ),
+        )
+        .build()
+        .unwrap();
+    let err = client.get(&url).send().await.unwrap_err();
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("412") && text.contains("permit2_allowance_required"),
+        "{text}"
+    );
+    assert_eq!(world.balance(world.world.pay_to).await, U256::ZERO);
+}

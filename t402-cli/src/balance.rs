@@ -15,7 +15,7 @@ use crate::output::Output;
 pub(crate) const RPC_URL_ENV: &str = "T402_RPC_URL";
 
 /// The node's URL, from the environment.
-fn rpc_url(network: &Network) -> Result<String, CliError> {
+pub(crate) fn rpc_url(network: &Network) -> Result<String, CliError> {
     std::env::var(RPC_URL_ENV).map_err(|_| {
         CliError::new(
             exit::INPUT,

@@ -94,6 +94,10 @@ pub(crate) struct ChainConfig {
     pub(crate) key_envs: Vec<String>,
     /// How long settlement waits for a receipt.
     pub(crate) receipt_timeout_secs: Option<u64>,
+    /// EVM: broadcast a payer's signed `approve(Permit2, max)` before settling a Permit2
+    /// payment, paying its gas (`erc20ApprovalGasSponsoring`, listed in `/supported`).
+    #[serde(default)]
+    pub(crate) sponsor_erc20_approvals: bool,
 }
 
 /// An EVM chain: its node (the chain id checked) and its signer keys (hex).
@@ -128,6 +132,7 @@ async fn evm_chain(
     if let Some(seconds) = chain.receipt_timeout_secs {
         evm = evm.with_receipt_timeout(Duration::from_secs(seconds));
     }
+    evm = evm.with_erc20_approval_sponsoring(chain.sponsor_erc20_approvals);
     tracing::info!(%network, signers = ?evm.signers().addresses(), "serving chain");
     Ok(Arc::new(evm))
 }

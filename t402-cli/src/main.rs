@@ -2,6 +2,7 @@
 //! facilitator. Errors are one line with the reason and its T402 code; exit codes are listed in
 //! `docs/src/cli.md`.
 
+mod approve;
 mod balance;
 mod decode;
 mod error;
@@ -150,6 +151,17 @@ enum Command {
         #[arg(long, env = "T402_KEY_FILE")]
         key_file: Option<PathBuf>,
     },
+    /// Approve Permit2 to move your tokens (once per token), so the key in $T402_PRIVATE_KEY
+    /// (or --key-file) can pay offers over Permit2; sent to the node at $T402_RPC_URL.
+    ApprovePermit2 {
+        /// The network (`eip155:84532`, or a v1 name such as `base-sepolia`).
+        network: String,
+        /// The token contract.
+        token: String,
+        /// A file holding the key.
+        #[arg(long, env = "T402_KEY_FILE")]
+        key_file: Option<PathBuf>,
+    },
     /// What a facilitator supports (`GET /supported`; API key from $T402_FACILITATOR_API_KEY).
     Supported {
         /// The facilitator's base URL.
@@ -281,6 +293,17 @@ async fn run(command: Command, json: bool) -> Result<(), CliError> {
                 json!({"chain": chain_name(chain), "address": address, "file": out.display().to_string()}),
             )
             .print(json);
+        }
+        Command::ApprovePermit2 {
+            network,
+            token,
+            key_file,
+        } => {
+            let network = parse_network(&network)?;
+            let key = keys::evm_key(key_file.as_deref())?;
+            approve::approve_permit2(&network, &token, key)
+                .await?
+                .print(json);
         }
         Command::Address { chain, key_file } => {
             let address = match chain {

@@ -426,3 +426,64 @@ async fn inspect_as_json() {
         world.pay_to.to_checksum(None)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_permit2_approves_the_canonical_permit2_for_a_token() {
+    let Some(world) = t402_testkit::AnvilWorld::start().await else {
+        return;
+    };
+    let token = world
+        .anvil
+        .deploy_permit_token("Permit Dollar", "1", "PUSD", 6)
+        .await;
+    let key = alloy_signer_local::PrivateKeySigner::random();
+    world
+        .anvil
+        .set_balance(
+            key.address(),
+            alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18)),
+        )
+        .await;
+    let (code, stdout, stderr) = run(
+        args(&[
+            "--json",
+            "approve-permit2",
+            "eip155:31337",
+            &token.to_checksum(None),
+        ]),
+        vec![
+            ("T402_RPC_URL", world.anvil.url.clone()),
+            ("T402_PRIVATE_KEY", key_hex(&key)),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        answer["allowance"],
+        alloy_primitives::U256::MAX.to_string(),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["spender"],
+        "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+    );
+    let allowance = t402_evm::chain::call_typed(
+        &world.anvil.chain,
+        token,
+        &t402_evm::contracts::IErc20::allowanceCall {
+            owner: key.address(),
+            spender: t402_evm::permit2::PERMIT2,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(allowance, alloy_primitives::U256::MAX);
+    // Without the key: an input error, nothing sent.
+    let (code, _, stderr) = run(
+        args(&["approve-permit2", "eip155:31337", &token.to_checksum(None)]),
+        vec![("T402_RPC_URL", world.anvil.url.clone())],
+    )
+    .await;
+    assert_eq!(code, 1, "{stderr}");
+}

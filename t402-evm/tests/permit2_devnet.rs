@@ -501,3 +501,26 @@ async fn an_erc1271_wallet_pays_over_permit2() {
         Reason::InvalidPermit2Signature,
     );
 }
+
+#[tokio::test]
+async fn supported_lists_the_sponsoring_the_facilitator_settles() {
+    let world = World::new(true);
+    let network = t402_core::Network::eip155(CHAIN);
+    let plain = t402_core::LocalFacilitator::new()
+        .register([network.clone()], Arc::new(world.facilitator()));
+    assert_eq!(
+        plain.supported_response().extensions,
+        vec![EIP2612_GAS_SPONSORING.to_owned()]
+    );
+    let sponsoring = t402_core::LocalFacilitator::new().register(
+        [network],
+        Arc::new(world.facilitator().with_erc20_approval_sponsoring(true)),
+    );
+    assert_eq!(
+        sponsoring.supported_response().extensions,
+        vec![
+            EIP2612_GAS_SPONSORING.to_owned(),
+            ERC20_APPROVAL_GAS_SPONSORING.to_owned()
+        ]
+    );
+}

@@ -394,7 +394,7 @@ async fn a_payer_without_an_allowance_and_no_sponsoring_gets_412_with_the_reason
     let err = client.get(&url).send().await.unwrap_err();
     let text = format!("{err:?}");
     assert!(
-        text.contains("412") && text.contains("permit2_allowance_required"),
+        text.contains("status: 412") && text.contains("Permit2AllowanceRequired"),
         "{text}"
     );
     assert_eq!(world.balance(world.world.pay_to).await, U256::ZERO);

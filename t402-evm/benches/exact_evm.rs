@@ -1,4 +1,5 @@
-//! Signing and offline verification of an EIP-3009 payment, beside the cost of one bare
+//! Signing and offline verification of an EIP-3009 payment (and offline verification of a
+//! Permit2 payment), beside the cost of one bare
 //! secp256k1 public-key recovery and signing measured in the same run, on both backends: k256
 //! (pure Rust) and libsecp256k1 (the default, feature `libsecp256k1`).
 
@@ -14,6 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use t402_core::codec::Codec;
 use t402_core::{PaymentPayload, VerifyRequest};
 use t402_evm::eip3009::{Authorization, token_domain};
+use t402_evm::permit2::{Permit2Rules, verify_permit2_offline};
 use t402_evm::verify::verify_offline;
 
 /// The x402 v2 spec's `PAYMENT-SIGNATURE` example (its signature is genuine).
@@ -48,6 +50,14 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("verify_offline", |b| {
         b.iter(|| verify_offline(black_box(&request), SPEC_TIME).unwrap())
+    });
+    // The same for a Permit2 payment (parse, terms, EIP-712 digest of the nested witness
+    // struct, recovery), signed by the client at SPEC_TIME.
+    let permit2 = permit2_request();
+    group.bench_function("verify_offline_permit2", |b| {
+        b.iter(|| {
+            verify_permit2_offline(black_box(&permit2), &Permit2Rules::EXACT, SPEC_TIME).unwrap()
+        })
     });
 
     let signer: PrivateKeySigner =
@@ -101,6 +111,33 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// A Permit2 `exact` payment signed by the t402 client for the spec example's terms.
+fn permit2_request() -> VerifyRequest {
+    use t402_core::ClientMechanism;
+    let requirements: t402_core::PaymentRequirements = serde_json::from_value(serde_json::json!({
+        "scheme": "exact", "network": "eip155:84532", "amount": "10000",
+        "asset": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+        "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "maxTimeoutSeconds": 60,
+        "extra": {"name": "USDC", "version": "2", "assetTransferMethod": "permit2"}
+    }))
+    .unwrap();
+    let signer: PrivateKeySigner =
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+            .parse()
+            .unwrap();
+    let client =
+        t402_evm::ExactEvmClient::new(signer).with_clock(t402_evm::ManualClock::new(SPEC_TIME));
+    let signed = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(client.create_payload(2, &requirements, None))
+        .unwrap();
+    let payment = PaymentPayload::new(requirements.clone().into(), signed.payload);
+    let request = VerifyRequest::new(payment, requirements);
+    verify_permit2_offline(&request, &Permit2Rules::EXACT, SPEC_TIME).expect("valid");
+    request
 }
 
 criterion_group!(benches, bench);

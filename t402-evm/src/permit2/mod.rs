@@ -18,7 +18,10 @@ pub use extensions::{
     SponsoringError, check_eip2612, check_erc20_approval, eip2612_digest,
 };
 pub use payload::{Permit2Payload, is_permit2_payload, permit2_payment_id};
-pub use verify::{Permit2Rules, Permit2Verification, check_permit2_message, check_permit2_terms};
+pub use verify::{
+    Permit2Rules, Permit2Verification, check_permit2_message, check_permit2_terms,
+    verify_permit2_offline,
+};
 
 /// Where Permit2 lives on every chain (and where test chains install our Permit2-compatible
 /// contract, [`crate::contracts::TestContract::Permit2`]).

@@ -62,6 +62,16 @@ impl Permit2Verification {
     }
 }
 
+/// Every check of a Permit2 payment that needs no chain (steps 1 to 9) at time `now`.
+pub fn verify_permit2_offline(
+    request: &VerifyRequest,
+    rules: &Permit2Rules,
+    now: u64,
+) -> Result<Permit2Verification, Rejection> {
+    let (payload, chain_id) = check_permit2_message(request, rules)?;
+    check_permit2_terms(payload, chain_id, request, rules, now, |_| Ok(()))
+}
+
 /// Steps 1 and 2 (scheme, network) and the reading of the payload.
 pub fn check_permit2_message(
     request: &VerifyRequest,

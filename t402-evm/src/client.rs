@@ -99,15 +99,9 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
         authorization: Authorization,
         domain: &Eip712Domain,
     ) -> Result<ExactEvmPayload, MechanismError> {
-        let digest = authorization.signing_hash(domain);
-        let signature = match &self.fast {
-            Some(fast) => fast.sign(&digest),
-            None => self
-                .signer
-                .sign_hash(&digest)
-                .await
-                .map_err(|err| MechanismError::Signing(Box::new(err)))?,
-        };
+        let signature = self
+            .sign_digest(&authorization.signing_hash(domain))
+            .await?;
         Ok(ExactEvmPayload::new(
             Bytes::copy_from_slice(&signature.as_bytes()),
             authorization,

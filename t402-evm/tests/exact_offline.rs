@@ -229,9 +229,20 @@ async fn client_refuses_unusable_requirements() {
         Err(MechanismError::UnsupportedNetwork(_))
     ));
 
+    // Permit2 is signed (t402-evm/tests/permit2_devnet.rs); a method no SDK implements is not.
     let mut permit2 = requirements();
     permit2.set_extra_field("assetTransferMethod", json!("permit2"));
-    assert!(client.create_payload(2, &permit2, None).await.is_err());
+    let signed = client.create_payload(2, &permit2, None).await.unwrap();
+    assert!(signed.payload.contains_key("permit2Authorization"));
+    let mut erc7710 = requirements();
+    erc7710.set_extra_field("assetTransferMethod", json!("erc7710"));
+    assert!(matches!(
+        client.create_payload(2, &erc7710, None).await,
+        Err(MechanismError::InvalidRequirements {
+            reason: Reason::UnsupportedPayloadType,
+            ..
+        })
+    ));
 
     let mut bad_pay_to = requirements();
     bad_pay_to.pay_to = "merchant".into();

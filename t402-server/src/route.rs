@@ -1,4 +1,5 @@
-//! Route patterns (`"GET /weather"`, `"/api/*"`, `"POST /items/:id"`, `"/posts/[slug]"`) and the
+//! Route patterns (`"GET /weather"`, `"/api/*"`, `"POST /items/:id"`, `"/items/{id}"`,
+//! `"/files/{*rest}"`, `"/posts/[slug]"`) and the
 //! request-path normalisation they are matched against (protocol reference §11.3).
 
 use std::fmt;
@@ -22,9 +23,9 @@ pub enum RoutePatternError {
 enum Segment {
     /// A literal segment, lowercased.
     Literal(String),
-    /// `:name` or `[name]`: any one non-empty segment.
+    /// `:name`, `{name}` or `[name]`: any one non-empty segment.
     Param,
-    /// `*`: any number of segments (zero included).
+    /// `*` or `{*name}`: any number of segments (zero included).
     Wildcard,
 }
 
@@ -76,9 +77,11 @@ impl RoutePattern {
             }
             split_path(path)
                 .map(|segment| {
-                    if segment == "*" {
+                    let braced = segment.starts_with('{') && segment.ends_with('}');
+                    if segment == "*" || (braced && segment.starts_with("{*")) {
                         Segment::Wildcard
                     } else if segment.starts_with(':')
+                        || braced
                         || (segment.starts_with('[') && segment.ends_with(']'))
                     {
                         Segment::Param
@@ -277,6 +280,15 @@ mod tests {
         assert!(matches("/api/*", "GET", "/api"));
         assert!(matches("/api/*/raw", "GET", "/api/x/y/raw"));
         assert!(matches("*", "PATCH", "/anything/at/all"));
+    }
+
+    #[test]
+    fn axum_style_parameters_are_parameters_not_literals() {
+        // Written as axum 0.8 writes routes: taken literally, `/metered/x` would go unpriced.
+        assert!(matches("GET /metered/{kind}", "GET", "/metered/typed"));
+        assert!(!matches("GET /metered/{kind}", "GET", "/metered"));
+        assert!(matches("/files/{*rest}", "GET", "/files/a/b/c"));
+        assert!(matches("/files/{*rest}", "GET", "/files"));
     }
 
     fn segments(path: &str) -> Vec<String> {

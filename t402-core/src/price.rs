@@ -122,6 +122,51 @@ impl Money {
     }
 }
 
+/// Reads the amount of a `Settlement-Overrides` value the way the reference does: `"1000"`
+/// (atomic units), `"50%"` (of `ceiling`, at most two decimals, rounded down) or `"$0.05"`
+/// (money in an asset with `decimals` decimals, rounded to the nearest unit).
+///
+/// ```
+/// use t402_core::{Amount, price::settlement_amount};
+/// let ceiling = Amount::from(1_000_000u64);
+/// assert_eq!(settlement_amount("1000", &ceiling, 6)?, Amount::from(1_000u64));
+/// assert_eq!(settlement_amount("12.5%", &ceiling, 6)?, Amount::from(125_000u64));
+/// assert_eq!(settlement_amount("$0.0000005", &ceiling, 6)?, Amount::from(1u64));
+/// # Ok::<(), t402_core::PriceError>(())
+/// ```
+pub fn settlement_amount(text: &str, ceiling: &Amount, decimals: u8) -> Result<Amount, PriceError> {
+    use ruint::aliases::U256;
+    let malformed = || PriceError::Malformed(text.to_owned());
+    if let Some(percent) = text.strip_suffix('%') {
+        let (whole, fraction) = percent.split_once('.').unwrap_or((percent, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 2 {
+            return Err(malformed());
+        }
+        let hundredths: U256 = format!("{whole}{fraction:0<2}")
+            .parse()
+            .map_err(|_| malformed())?;
+        let amount = ceiling
+            .as_u256()
+            .checked_mul(hundredths)
+            .ok_or_else(|| PriceError::Overflow(text.to_owned()))?
+            / U256::from(10_000u64);
+        return Ok(Amount::from(amount));
+    }
+    if text.starts_with('$') {
+        let money = Money::parse(text)?;
+        // One more digit than the asset has, to round to the nearest unit.
+        let finer = match money.to_atomic(decimals.saturating_add(1)) {
+            Ok(amount) => amount.as_u256(),
+            Err(PriceError::TooSmall { .. }) => U256::ZERO,
+            Err(err) => return Err(err),
+        };
+        let rounded = (finer + U256::from(5u8)) / U256::from(10u8);
+        return Ok(Amount::from(rounded));
+    }
+    Ok(Amount::parse(text)?)
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let whole = if self.whole.is_empty() {
@@ -226,6 +271,38 @@ impl FromStr for Price {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn settlement_overrides_read_as_the_reference_reads_them() {
+        let ceiling = Amount::from(1_000_000u64);
+        for (text, expected) in [
+            ("0", 0u64),
+            ("1000", 1_000),
+            ("50%", 500_000),
+            ("0.01%", 100),
+            ("100%", 1_000_000),
+            ("33.33%", 333_300),
+            ("$0.05", 50_000),
+            ("$0.0000004", 0),
+            ("$0.0000005", 1),
+            ("$1", 1_000_000),
+        ] {
+            assert_eq!(
+                settlement_amount(text, &ceiling, 6).unwrap(),
+                Amount::from(expected),
+                "{text}"
+            );
+        }
+        // A percentage of a ceiling of 3 rounds down.
+        assert_eq!(
+            settlement_amount("50%", &Amount::from(3u64), 6).unwrap(),
+            Amount::from(1u64)
+        );
+        for bad in ["50.123%", "%", "-1", "1e3", "abc%", "$", "$-1", "1.5", " 5"] {
+            assert!(settlement_amount(bad, &ceiling, 6).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn atomic(text: &str, decimals: u8) -> Result<String, PriceError> {

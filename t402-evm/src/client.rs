@@ -187,16 +187,27 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
         &self,
         requirements: &PaymentRequirements,
     ) -> Result<(Permit2Authorization, u64), MechanismError> {
+        if requirements.scheme != EXACT {
+            return Err(MechanismError::InvalidRequirements {
+                reason: Reason::InvalidExactEvmScheme,
+                message: format!("scheme `{}` is not `exact`", requirements.scheme),
+            });
+        }
+        self.permit2_authorization(requirements, EXACT_PERMIT2_PROXY, None)
+    }
+
+    /// A Permit2 authorization for `requirements` with `spender` as the proxy and, for `upto`,
+    /// the `facilitator` that may settle in the witness; with the chain id to sign it on.
+    pub fn permit2_authorization(
+        &self,
+        requirements: &PaymentRequirements,
+        spender: alloy_primitives::Address,
+        facilitator: Option<alloy_primitives::Address>,
+    ) -> Result<(Permit2Authorization, u64), MechanismError> {
         let invalid = |reason: Reason, message: String| MechanismError::InvalidRequirements {
             reason,
             message,
         };
-        if requirements.scheme != EXACT {
-            return Err(invalid(
-                Reason::InvalidExactEvmScheme,
-                format!("scheme `{}` is not `exact`", requirements.scheme),
-            ));
-        }
         let chain_id = requirements
             .network
             .eip155_chain_id()
@@ -206,14 +217,18 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
         let to = parse_address("payTo", &requirements.pay_to)
             .map_err(|err| invalid(Reason::InvalidPaymentRequirements, err.to_string()))?;
         let now = self.clock.now();
+        let valid_after = U256::from(now.saturating_sub(VALID_AFTER_SKEW_SECS));
         let authorization = Permit2Authorization {
             from: self.signer.address(),
             token,
             amount: requirements.amount.as_u256(),
-            spender: EXACT_PERMIT2_PROXY,
+            spender,
             nonce: U256::from_be_bytes(B256::random().0),
             deadline: U256::from(now.saturating_add(requirements.max_timeout_seconds)),
-            witness: Witness::exact(to, U256::from(now.saturating_sub(VALID_AFTER_SKEW_SECS))),
+            witness: match facilitator {
+                Some(facilitator) => Witness::upto(to, facilitator, valid_after),
+                None => Witness::exact(to, valid_after),
+            },
         };
         Ok((authorization, chain_id))
     }
@@ -239,6 +254,21 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
         server_extensions: Option<&JsonObject>,
     ) -> Result<SchemePayload, MechanismError> {
         let (authorization, chain_id) = self.permit2_authorization_for(requirements)?;
+        self.pay_permit2(authorization, chain_id, requirements, server_extensions)
+            .await
+    }
+
+    /// Signs `authorization` and, with a chain to read (see [`with_chain`](Self::with_chain))
+    /// and an allowance to Permit2 short of the amount, adds the gas sponsoring the server
+    /// declares in `server_extensions` (EIP-2612 first, then the approval transaction), else
+    /// fails with `permit2_allowance_required`. Shared by `exact` and `upto`.
+    pub async fn pay_permit2(
+        &self,
+        authorization: Permit2Authorization,
+        chain_id: u64,
+        requirements: &PaymentRequirements,
+        server_extensions: Option<&JsonObject>,
+    ) -> Result<SchemePayload, MechanismError> {
         let payload = self.sign_permit2(authorization, chain_id).await?;
         let mut signed = SchemePayload::new(payload.to_object());
         let Some(chain) = &self.chain else {

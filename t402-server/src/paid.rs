@@ -422,18 +422,22 @@ fn used_requirements(
     matched: &PaymentRequirements,
 ) -> Result<PaymentRequirements, PaymentError> {
     let mut to_settle = matched.clone();
-    match used_amount(parts) {
+    match used_amount(parts, matched) {
         Ok(Some(used)) if used.as_u256() <= matched.amount.as_u256() => {
             to_settle.amount = used;
             Ok(to_settle)
         }
-        Ok(Some(used)) => Err(PaymentError::server(
-            Reason::UptoAmountExceedsPermitted,
-            format!(
-                "the handler reported {used}, above the authorized {}",
-                matched.amount
-            ),
-        )),
+        Ok(Some(used)) => {
+            // Never capped silently: the handler's report is wrong, nothing is settled.
+            tracing::error!(used = %used, ceiling = %matched.amount, "the handler reported usage above the authorized ceiling; nothing settled");
+            Err(PaymentError::server(
+                Reason::UptoAmountExceedsPermitted,
+                format!(
+                    "the handler reported {used}, above the authorized {}",
+                    matched.amount
+                ),
+            ))
+        }
         Ok(None) => Ok(to_settle),
         Err(message) => Err(PaymentError::server(
             Reason::InvalidPaymentRequirements,
@@ -493,8 +497,12 @@ async fn settle(
 }
 
 /// The amount a handler reported as used: [`SettlementAmount`] in the response extensions, or
-/// the `Settlement-Overrides` header (`{"amount": "…"}`), which is removed either way.
-fn used_amount(parts: &mut http::response::Parts) -> Result<Option<Amount>, String> {
+/// the `Settlement-Overrides` header (`{"amount": "1000" | "50%" | "$0.05"}`, read as the
+/// reference reads it), which is removed either way.
+fn used_amount(
+    parts: &mut http::response::Parts,
+    matched: &PaymentRequirements,
+) -> Result<Option<Amount>, String> {
     let header = parts
         .headers
         .remove(HeaderName::from_static(SETTLEMENT_OVERRIDES_HEADER));
@@ -506,8 +514,9 @@ fn used_amount(parts: &mut http::response::Parts) -> Result<Option<Amount>, Stri
     };
     let value: serde_json::Value = serde_json::from_slice(header.as_bytes())
         .map_err(|err| format!("unreadable Settlement-Overrides header: {err}"))?;
+    let decimals = t402_core::asset::known_decimals(&matched.network, &matched.asset).unwrap_or(6);
     match value.get("amount").and_then(serde_json::Value::as_str) {
-        Some(text) => Amount::parse(text)
+        Some(text) => t402_core::price::settlement_amount(text, &matched.amount, decimals)
             .map(Some)
             .map_err(|err| format!("Settlement-Overrides amount: {err}")),
         None => Ok(None),

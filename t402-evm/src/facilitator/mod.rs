@@ -9,6 +9,8 @@ mod locks;
 mod onchain;
 mod pending;
 mod permit2;
+
+pub use permit2::Permit2Flavor;
 mod sender;
 mod settle;
 mod signers;
@@ -39,7 +41,7 @@ use settle::{Answer, SettleInputs};
 pub use sender::{
     DEFAULT_RECEIPT_POLL_INTERVAL, DEFAULT_RECEIPT_TIMEOUT, SendFailure, TransactionSender,
 };
-pub use signers::{FacilitatorSigners, SendError, SentTransaction, SignerSetupError};
+pub use signers::{FacilitatorSigners, Outgoing, SendError, SentTransaction, SignerSetupError};
 
 /// The most gas an ERC-6492 wallet deployment may take by default.
 pub const DEFAULT_ERC6492_GAS_CAP: u64 = 1_000_000;
@@ -279,7 +281,8 @@ impl ExactEvmFacilitator {
         request: &VerifyRequest,
     ) -> Result<VerifyResponse, FacilitatorError> {
         if is_permit2_payload(&request.payment_payload.payload) {
-            return match permit2::check(self, request, self.simulate_in_verify).await {
+            let flavor = permit2::Permit2Flavor::Exact;
+            return match permit2::check(self, request, self.simulate_in_verify, flavor).await {
                 Ok(Ok(checked)) => Ok(VerifyResponse::valid(
                     checked.verification.payer().to_checksum(None),
                 )),
@@ -361,6 +364,110 @@ impl ExactEvmFacilitator {
         }))
     }
 
+    /// `upto` verification (protocol reference §7.3): the Permit2 checks with the `upto` proxy,
+    /// the witness naming one of this facilitator's keys, the permitted amount equal to
+    /// `requirements.amount` (the ceiling), and the simulation of settling it from that key.
+    pub async fn verify_upto(
+        &self,
+        request: &VerifyRequest,
+    ) -> Result<VerifyResponse, FacilitatorError> {
+        match permit2::check(
+            self,
+            request,
+            self.simulate_in_verify,
+            permit2::Permit2Flavor::Upto,
+        )
+        .await
+        {
+            Ok(Ok(checked)) => Ok(VerifyResponse::valid(
+                checked.verification.payer().to_checksum(None),
+            )),
+            Ok(Err(rejection)) => Ok(rejection.to_verify_response()),
+            Err(err) => Err(chain_unavailable(err)),
+        }
+    }
+
+    /// `upto` settlement (protocol reference §7.4): `requirements.amount` is the charge. The
+    /// payment is re-verified against its permitted amount (with simulation); a charge above it
+    /// is `invalid_upto_evm_payload_settlement_exceeds_amount`; a zero charge succeeds without a
+    /// transaction; otherwise the `upto` proxy moves the charge, sent from the key the witness
+    /// names. The answer carries the settled `amount`. The hash is written to `journal` before
+    /// the broadcast.
+    pub async fn settle_upto_journaled(
+        &self,
+        request: &SettleRequest,
+        journal: SendJournal<'_>,
+    ) -> SettleResponse {
+        let network = request.payment_payload.accepted.network.to_string();
+        let span = tracing::info_span!(
+            "t402.evm.settle_upto",
+            network = %network,
+            payer = tracing::field::Empty
+        );
+        self.settle_upto_checked(request, &network, journal)
+            .instrument(span)
+            .await
+    }
+
+    async fn settle_upto_checked(
+        &self,
+        request: &SettleRequest,
+        network: &str,
+        journal: SendJournal<'_>,
+    ) -> SettleResponse {
+        let flavor = permit2::Permit2Flavor::Upto;
+        let mut answer = Answer {
+            network,
+            payer: None,
+        };
+        let charge = request.payment_requirements.amount;
+        let permitted = match crate::permit2::check_permit2_message(
+            request,
+            &crate::permit2::Permit2Rules::UPTO,
+        ) {
+            Ok((payload, _)) => payload.authorization.amount,
+            Err(rejection) => {
+                answer.payer = rejection.payer.map(|p| p.to_checksum(None));
+                return answer.failure(rejection.reason, rejection.message);
+            }
+        };
+        // Verified against the ceiling the payer signed, not the charge.
+        let mut at_ceiling = request.clone();
+        at_ceiling.payment_requirements.amount = t402_core::Amount::from(permitted);
+        let checked = match permit2::check(self, &at_ceiling, true, flavor).await {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(rejection)) => {
+                answer.payer = rejection.payer.map(|p| p.to_checksum(None));
+                return answer.failure(rejection.reason, rejection.message);
+            }
+            Err(err) => {
+                return answer.failure(
+                    Reason::UnexpectedSettleError,
+                    format!("the chain could not be read: {err}"),
+                );
+            }
+        };
+        let payer = checked.verification.payer();
+        tracing::Span::current().record("payer", tracing::field::display(payer));
+        answer.payer = Some(payer.to_checksum(None));
+        let amount = charge.as_u256();
+        if amount > permitted {
+            return answer.failure(
+                Reason::InvalidUptoEvmPayloadSettlementExceedsAmount,
+                format!("the charge {charge} is above the permitted {permitted}"),
+            );
+        }
+        let mut response = if amount.is_zero() {
+            SettleResponse::success("", network, payer.to_checksum(None))
+        } else {
+            permit2::settle(self, &checked, flavor, amount, &answer, journal).await
+        };
+        if response.success {
+            response.amount = Some(charge);
+        }
+        response
+    }
+
     /// [`follow_transaction`](Self::follow_transaction) of a Permit2 payment: final once the
     /// permit's deadline has passed with its nonce unused.
     async fn follow_permit2(
@@ -369,7 +476,11 @@ impl ExactEvmFacilitator {
         network: &str,
         transaction: &str,
     ) -> Result<Option<SettleResponse>, FacilitatorError> {
-        let rules = crate::permit2::Permit2Rules::EXACT;
+        let rules = if request.payment_requirements.scheme == "upto" {
+            crate::permit2::Permit2Rules::UPTO
+        } else {
+            crate::permit2::Permit2Rules::EXACT
+        };
         let (Ok(hash), Ok((payload, _))) = (
             transaction.parse::<B256>(),
             crate::permit2::check_permit2_message(request, &rules),
@@ -411,12 +522,28 @@ impl ExactEvmFacilitator {
             payer: None,
         };
         if is_permit2_payload(&request.payment_payload.payload) {
-            return match permit2::check(self, request, self.simulate_in_settle).await {
+            return match permit2::check(
+                self,
+                request,
+                self.simulate_in_settle,
+                permit2::Permit2Flavor::Exact,
+            )
+            .await
+            {
                 Ok(Ok(checked)) => {
                     let payer = checked.verification.payer();
                     tracing::Span::current().record("payer", tracing::field::display(payer));
                     answer.payer = Some(payer.to_checksum(None));
-                    permit2::settle(self, &checked, &answer, journal).await
+                    let amount = checked.verification.payload.authorization.amount;
+                    permit2::settle(
+                        self,
+                        &checked,
+                        permit2::Permit2Flavor::Exact,
+                        amount,
+                        &answer,
+                        journal,
+                    )
+                    .await
                 }
                 Ok(Err(rejection)) => {
                     answer.payer = rejection.payer.map(|p| p.to_checksum(None));

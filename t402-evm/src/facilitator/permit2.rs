@@ -1,6 +1,7 @@
-//! Verification and settlement of `exact` payments over Permit2 (protocol reference §5.6):
-//! the offline checks, a contract wallet's code, the gas-sponsoring extensions, the simulation of
-//! the proxy call and the diagnosis of its failure; settlement through the x402 `exact` proxy.
+//! Verification and settlement of Permit2 payments (protocol reference §5.6 for `exact`, §7.3
+//! and §7.4 for `upto`): the offline checks, a contract wallet's code, the gas-sponsoring
+//! extensions, the simulation of the proxy call and the diagnosis of its failure; settlement
+//! through the x402 proxy of the scheme.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{SolCall, SolValue};
@@ -12,11 +13,13 @@ use super::sender::SendFailure;
 use super::settle::Answer;
 use crate::chain::{CallRequest, ChainError, EvmChain, call_typed};
 use crate::contracts::{
-    ExactWitness, IErc20, IExactPermit2Proxy, IMulticall3, IPermit2, MULTICALL3,
+    ExactWitness, IErc20, IExactPermit2Proxy, IMulticall3, IPermit2, IUptoPermit2Proxy, MULTICALL3,
+    UptoWitness,
 };
 use crate::permit2::{
     EXACT_PERMIT2_PROXY, Eip2612Permit, Erc20Approval, PERMIT2, Permit2Rules, Permit2Verification,
-    check_eip2612, check_erc20_approval, check_permit2_message, check_permit2_terms,
+    UPTO_PERMIT2_PROXY, check_eip2612, check_erc20_approval, check_permit2_message,
+    check_permit2_terms,
 };
 use crate::verify::{Rejection, SignerCheck};
 
@@ -31,6 +34,42 @@ pub(crate) enum Sponsoring {
     Erc20Approval(Erc20Approval),
 }
 
+/// Which x402 proxy a Permit2 payment goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Permit2Flavor {
+    /// `exact`: the permitted amount, any sender.
+    Exact,
+    /// `upto`: at most the permitted amount, sent by the facilitator the witness names.
+    Upto,
+}
+
+impl Permit2Flavor {
+    /// The flavour of a request's scheme (`upto`, else `exact`).
+    pub fn of_scheme(scheme: &str) -> Self {
+        if scheme == "upto" {
+            Self::Upto
+        } else {
+            Self::Exact
+        }
+    }
+
+    fn rules(self) -> Permit2Rules {
+        match self {
+            Self::Exact => Permit2Rules::EXACT,
+            Self::Upto => Permit2Rules::UPTO,
+        }
+    }
+
+    /// The proxy.
+    pub fn proxy(self) -> Address {
+        match self {
+            Self::Exact => EXACT_PERMIT2_PROXY,
+            Self::Upto => UPTO_PERMIT2_PROXY,
+        }
+    }
+}
+
 /// A Permit2 payment that passed verification.
 #[derive(Debug, Clone)]
 pub(crate) struct Permit2Checked {
@@ -38,32 +77,88 @@ pub(crate) struct Permit2Checked {
     pub(crate) sponsoring: Sponsoring,
 }
 
-/// The calldata of the proxy call that settles `checked`.
-pub(crate) fn settle_calldata(checked: &Permit2Checked) -> Bytes {
+/// The calldata of the proxy call that settles `checked` for `amount` (`exact` always moves the
+/// permitted amount).
+pub(crate) fn settle_calldata(
+    checked: &Permit2Checked,
+    flavor: Permit2Flavor,
+    amount: U256,
+) -> Bytes {
     let payload = &checked.verification.payload;
     let auth = &payload.authorization;
-    let witness = ExactWitness {
-        to: auth.witness.to,
-        validAfter: auth.witness.valid_after,
+    let permit = auth.permit_transfer_from();
+    let signature = payload.signature.clone();
+    let owner = auth.from;
+    let permit2612 = match &checked.sponsoring {
+        Sponsoring::Eip2612(permit) => Some(permit.proxy_argument()),
+        _ => None,
     };
-    match &checked.sponsoring {
-        Sponsoring::Eip2612(permit) => IExactPermit2Proxy::settleWithPermitCall {
-            permit2612: permit.proxy_argument(),
-            permit: auth.permit_transfer_from(),
-            owner: auth.from,
-            witness,
-            signature: payload.signature.clone(),
+    match flavor {
+        Permit2Flavor::Exact => {
+            let witness = ExactWitness {
+                to: auth.witness.to,
+                validAfter: auth.witness.valid_after,
+            };
+            match permit2612 {
+                Some(permit2612) => IExactPermit2Proxy::settleWithPermitCall {
+                    permit2612,
+                    permit,
+                    owner,
+                    witness,
+                    signature,
+                }
+                .abi_encode(),
+                None => IExactPermit2Proxy::settleCall {
+                    permit,
+                    owner,
+                    witness,
+                    signature,
+                }
+                .abi_encode(),
+            }
         }
-        .abi_encode()
-        .into(),
-        _ => IExactPermit2Proxy::settleCall {
-            permit: auth.permit_transfer_from(),
-            owner: auth.from,
-            witness,
-            signature: payload.signature.clone(),
+        Permit2Flavor::Upto => {
+            let witness = UptoWitness {
+                to: auth.witness.to,
+                facilitator: auth.witness.facilitator.unwrap_or_default(),
+                validAfter: auth.witness.valid_after,
+            };
+            match permit2612 {
+                Some(permit2612) => IUptoPermit2Proxy::settleWithPermitCall {
+                    permit2612,
+                    permit,
+                    amount,
+                    owner,
+                    witness,
+                    signature,
+                }
+                .abi_encode(),
+                None => IUptoPermit2Proxy::settleCall {
+                    permit,
+                    amount,
+                    owner,
+                    witness,
+                    signature,
+                }
+                .abi_encode(),
+            }
         }
-        .abi_encode()
-        .into(),
+    }
+    .into()
+}
+
+/// The key that must send an `upto` settlement (the witness's facilitator); `None` for `exact`.
+fn sender_of(checked: &Permit2Checked, flavor: Permit2Flavor) -> Option<Address> {
+    match flavor {
+        Permit2Flavor::Exact => None,
+        Permit2Flavor::Upto => {
+            checked
+                .verification
+                .payload
+                .authorization
+                .witness
+                .facilitator
+        }
     }
 }
 
@@ -73,8 +168,9 @@ pub(crate) async fn check(
     facilitator: &ExactEvmFacilitator,
     request: &VerifyRequest,
     simulate: bool,
+    flavor: Permit2Flavor,
 ) -> Result<Result<Permit2Checked, Rejection>, ChainError> {
-    let rules = Permit2Rules::EXACT;
+    let rules = flavor.rules();
     let (payload, chain_id) = match check_permit2_message(request, &rules) {
         Ok(read) => read,
         Err(rejection) => return Ok(Err(rejection)),
@@ -91,11 +187,26 @@ pub(crate) async fn check(
         )));
     }
     let now = facilitator.clock.now();
-    let verification =
-        match check_permit2_terms(payload, chain_id, request, &rules, now, |_| Ok(())) {
-            Ok(verification) => verification,
-            Err(rejection) => return Ok(Err(rejection)),
-        };
+    // `upto`: the witness must name a key this facilitator holds (it alone may settle).
+    let holds_key = |payload: &crate::permit2::Permit2Payload| match flavor {
+        Permit2Flavor::Exact => Ok(()),
+        Permit2Flavor::Upto => {
+            let named = payload.authorization.witness.facilitator;
+            match named.filter(|address| facilitator.signers().addresses().contains(address)) {
+                Some(_) => Ok(()),
+                None => Err(Rejection::new(
+                    Reason::UptoFacilitatorMismatch,
+                    format!("the witness names {named:?}, not an address of this facilitator"),
+                    Some(payload.authorization.from),
+                )),
+            }
+        }
+    };
+    let verification = match check_permit2_terms(payload, chain_id, request, &rules, now, holds_key)
+    {
+        Ok(verification) => verification,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
     let chain = facilitator.chain.as_ref();
     let payer = verification.payer();
     // A contract wallet's signature is Permit2's to check (ERC-1271); a payer without code
@@ -127,9 +238,9 @@ pub(crate) async fn check(
         // The approval is not on chain yet, so the transfer cannot be simulated alone; what can
         // be known is checked: the proxy is there and the payer holds the amount.
         Sponsoring::Erc20Approval(_) => {
-            let (proxy, balance, _) = prerequisites(chain, token, payer).await;
+            let (proxy, balance, _) = prerequisites(chain, flavor.proxy(), token, payer).await;
             if !proxy {
-                return Ok(Err(not_deployed(payer)));
+                return Ok(Err(not_deployed(flavor.proxy(), payer)));
             }
             if balance.is_some_and(|balance| balance < amount) {
                 return Ok(Err(insufficient(
@@ -140,10 +251,16 @@ pub(crate) async fn check(
             }
             true
         }
-        _ => simulate_settle(chain, facilitator.signers().primary(), &checked).await?,
+        _ => {
+            let sender =
+                sender_of(&checked, flavor).unwrap_or_else(|| facilitator.signers().primary());
+            simulate_settle(chain, sender, &checked, flavor, amount).await?
+        }
     };
     if !simulated {
-        return Ok(Err(diagnose(chain, token, payer, amount).await));
+        return Ok(Err(
+            diagnose(chain, flavor.proxy(), token, payer, amount).await
+        ));
     }
     Ok(Ok(checked))
 }
@@ -172,24 +289,46 @@ fn sponsoring(
     Ok(Sponsoring::None)
 }
 
-/// Simulates the proxy call in one `eth_call` through Multicall3, with `PERMIT2()` first: a
-/// call to an address without code succeeds, so the proxy must answer too. `Ok(true)` when both
-/// succeed.
+/// Simulates the proxy call. `exact`: one `eth_call` through Multicall3 with `PERMIT2()` first
+/// (a call to an address without code succeeds, so the proxy must answer too). `upto`: the proxy
+/// checks `msg.sender`, so the call goes straight to it from the witness's facilitator, beside
+/// the `PERMIT2()` check. `Ok(true)` when both succeed.
 async fn simulate_settle(
     chain: &dyn EvmChain,
     sender: Address,
     checked: &Permit2Checked,
+    flavor: Permit2Flavor,
+    amount: U256,
 ) -> Result<bool, ChainError> {
+    let proxy = flavor.proxy();
+    let present = IMulticall3::Call {
+        target: proxy,
+        callData: IExactPermit2Proxy::PERMIT2Call {}.abi_encode().into(),
+    };
+    let settle = settle_calldata(checked, flavor, amount);
+    let undecodable = |err: alloy_sol_types::Error| ChainError::Transport {
+        message: format!("undecodable Multicall3 answer: {err}"),
+        source: None,
+    };
+    if flavor == Permit2Flavor::Upto {
+        let (present, settled) = tokio::join!(
+            call_typed(chain, proxy, &IExactPermit2Proxy::PERMIT2Call {}),
+            chain.call(CallRequest::new(proxy, settle).from(sender)),
+        );
+        return match (present, settled) {
+            (Ok(_), Ok(_)) => Ok(true),
+            (Err(ChainError::Reverted { .. }) | Ok(_), Err(ChainError::Reverted { .. }))
+            | (Err(ChainError::Reverted { .. }), Ok(_)) => Ok(false),
+            (Err(err), _) | (_, Err(err)) => Err(err),
+        };
+    }
     let batch = IMulticall3::tryAggregateCall {
         requireSuccess: false,
         calls: vec![
+            present,
             IMulticall3::Call {
-                target: EXACT_PERMIT2_PROXY,
-                callData: IExactPermit2Proxy::PERMIT2Call {}.abi_encode().into(),
-            },
-            IMulticall3::Call {
-                target: EXACT_PERMIT2_PROXY,
-                callData: settle_calldata(checked),
+                target: proxy,
+                callData: settle,
             },
         ],
     };
@@ -197,12 +336,7 @@ async fn simulate_settle(
     match chain.call(call).await {
         Ok(data) => {
             let results =
-                IMulticall3::tryAggregateCall::abi_decode_returns(&data).map_err(|err| {
-                    ChainError::Transport {
-                        message: format!("undecodable Multicall3 answer: {err}"),
-                        source: None,
-                    }
-                })?;
+                IMulticall3::tryAggregateCall::abi_decode_returns(&data).map_err(undecodable)?;
             Ok(results.len() == 2
                 && results[0].success
                 && results[0].returnData.len() == 32
@@ -217,6 +351,7 @@ async fn simulate_settle(
 /// allowance to Permit2 (`None` where a call failed).
 async fn prerequisites(
     chain: &dyn EvmChain,
+    proxy: Address,
     token: Address,
     payer: Address,
 ) -> (bool, Option<U256>, Option<U256>) {
@@ -224,7 +359,7 @@ async fn prerequisites(
         requireSuccess: false,
         calls: vec![
             IMulticall3::Call {
-                target: EXACT_PERMIT2_PROXY,
+                target: proxy,
                 callData: IExactPermit2Proxy::PERMIT2Call {}.abi_encode().into(),
             },
             IMulticall3::Call {
@@ -257,10 +392,10 @@ async fn prerequisites(
     (proxy, number(1), number(2))
 }
 
-fn not_deployed(payer: Address) -> Rejection {
+fn not_deployed(proxy: Address, payer: Address) -> Rejection {
     Rejection::new(
         Reason::Permit2ProxyNotDeployed,
-        format!("the x402 Permit2 proxy is not deployed at {EXACT_PERMIT2_PROXY} on this chain"),
+        format!("the x402 Permit2 proxy is not deployed at {proxy} on this chain"),
         Some(payer),
     )
 }
@@ -274,10 +409,16 @@ fn insufficient(payer: Address, balance: U256, amount: U256) -> Rejection {
 }
 
 /// After a failed simulation: proxy missing, balance short, allowance short, in that order.
-async fn diagnose(chain: &dyn EvmChain, token: Address, payer: Address, amount: U256) -> Rejection {
-    let (proxy, balance, allowance) = prerequisites(chain, token, payer).await;
-    if !proxy {
-        return not_deployed(payer);
+async fn diagnose(
+    chain: &dyn EvmChain,
+    proxy: Address,
+    token: Address,
+    payer: Address,
+    amount: U256,
+) -> Rejection {
+    let (present, balance, allowance) = prerequisites(chain, proxy, token, payer).await;
+    if !present {
+        return not_deployed(proxy, payer);
     }
     if let Some(balance) = balance
         && balance < amount
@@ -358,10 +499,13 @@ pub(crate) fn pending_key(checked: &Permit2Checked) -> (Address, Address, B256) 
     (PERMIT2, auth.from, B256::from(auth.nonce))
 }
 
-/// Settles a Permit2 payment that passed every check.
+/// Settles a Permit2 payment that passed every check, moving `amount` (`exact`: the permitted
+/// amount).
 pub(crate) async fn settle(
     facilitator: &ExactEvmFacilitator,
     checked: &Permit2Checked,
+    flavor: Permit2Flavor,
+    amount: U256,
     answer: &Answer<'_>,
     journal: SendJournal<'_>,
 ) -> SettleResponse {
@@ -410,9 +554,15 @@ pub(crate) async fn settle(
     {
         return response;
     }
-    let data = settle_calldata(checked);
+    let data = settle_calldata(checked, flavor, amount);
     match sender
-        .send_and_wait_journaled(EXACT_PERMIT2_PROXY, data, u64::MAX, journal)
+        .send_and_wait_as(
+            sender_of(checked, flavor),
+            flavor.proxy(),
+            data,
+            u64::MAX,
+            journal,
+        )
         .await
     {
         Ok(receipt) => {
@@ -439,7 +589,7 @@ pub(crate) async fn settle(
         Err(SendFailure::Reverted(message)) => match reason_for_permit2_failure(&message) {
             // The token's own revert: the diagnosis names the missing allowance or balance.
             Reason::InvalidExactEvmTransactionFailed => {
-                let diagnosis = diagnose(chain, auth.token, payer, auth.amount).await;
+                let diagnosis = diagnose(chain, flavor.proxy(), auth.token, payer, amount).await;
                 match diagnosis.reason {
                     Reason::Permit2SimulationFailed => {
                         answer.failure(Reason::InvalidExactEvmTransactionFailed, message)

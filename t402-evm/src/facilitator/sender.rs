@@ -10,7 +10,7 @@ use alloy_primitives::{Address, B256, Bytes};
 
 use t402_core::SendJournal;
 
-use super::signers::{FacilitatorSigners, SendError};
+use super::signers::{FacilitatorSigners, Outgoing, SendError};
 use crate::chain::{CallRequest, ChainError, EvmChain, TxReceipt};
 
 /// How long settlement waits for a receipt by default.
@@ -136,8 +136,23 @@ impl TransactionSender {
         gas_cap: u64,
         journal: SendJournal<'_>,
     ) -> Result<TxReceipt, SendFailure> {
+        self.send_and_wait_as(None, to, data, gas_cap, journal)
+            .await
+    }
+
+    /// [`send_and_wait_journaled`](Self::send_and_wait_journaled) from the key `from` (estimated
+    /// as sent by it: a contract may check `msg.sender`), or an idle key when `None`.
+    pub async fn send_and_wait_as(
+        &self,
+        from: Option<Address>,
+        to: Address,
+        data: Bytes,
+        gas_cap: u64,
+        journal: SendJournal<'_>,
+    ) -> Result<TxReceipt, SendFailure> {
         let chain = self.chain.as_ref();
-        let estimate = CallRequest::new(to, data.clone()).from(self.signers.primary());
+        let estimate =
+            CallRequest::new(to, data.clone()).from(from.unwrap_or_else(|| self.signers.primary()));
         let gas = match chain.estimate_gas(estimate).await {
             Ok(gas) if gas > gas_cap => {
                 return Err(SendFailure::OverGasCap {
@@ -159,11 +174,9 @@ impl TransactionSender {
             .fees()
             .await
             .map_err(|err| SendFailure::NotSent(format!("fees could not be read: {err}")))?;
-        match self
-            .signers
-            .send_journaled(chain, to, data, gas, fees, journal)
-            .await
-        {
+        let mut call = Outgoing::call(to, data, gas, fees);
+        call.from = from;
+        match self.signers.send_outgoing(chain, call, journal).await {
             Ok(sent) => self.wait_for_receipt(sent.hash).await,
             Err(SendError::Unconfirmed { sent, source }) => {
                 tracing::warn!(transaction = %sent.hash, error = %source, "broadcast got no answer; watching for the transaction");
@@ -186,17 +199,10 @@ impl TransactionSender {
             .fees()
             .await
             .map_err(|err| SendFailure::NotSent(format!("fees could not be read: {err}")))?;
+        let call = Outgoing::call(to, Bytes::new(), 21_000, fees).value(wei);
         match self
             .signers
-            .send_value_journaled(
-                self.chain.as_ref(),
-                to,
-                wei,
-                Bytes::new(),
-                21_000,
-                fees,
-                SendJournal::none(),
-            )
+            .send_outgoing(self.chain.as_ref(), call, SendJournal::none())
             .await
         {
             Ok(sent) => self.wait_for_receipt(sent.hash).await,

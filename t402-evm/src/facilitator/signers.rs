@@ -49,6 +49,9 @@ pub enum SendError {
     /// The settlement record could not be written, so the signed transaction was not broadcast.
     #[error("the transaction was not broadcast: {0}")]
     Journal(#[source] StoreError),
+    /// A transaction was asked to be sent from an address this facilitator holds no key for.
+    #[error("this facilitator holds no key for {0}")]
+    UnknownSender(Address),
     /// The broadcast failed in transit (no answer, a timeout): the node may have received the
     /// transaction, so it must be watched for, not sent again.
     #[error("the broadcast of {} got no answer: {source}", sent.hash)]
@@ -86,6 +89,52 @@ impl fmt::Debug for FacilitatorSigners {
             .field("chain_id", &self.chain_id)
             .field("addresses", &self.addresses())
             .finish()
+    }
+}
+
+/// A transaction to sign and send.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Outgoing {
+    /// The key to send from (`None`: an idle one).
+    pub from: Option<Address>,
+    /// The callee.
+    pub to: Address,
+    /// Wei sent along.
+    pub value: U256,
+    /// The calldata.
+    pub data: Bytes,
+    /// The gas limit.
+    pub gas_limit: u64,
+    /// The fees.
+    pub fees: Fees,
+}
+
+impl Outgoing {
+    /// A call of `to` with `data`, from an idle key, carrying no value.
+    pub fn call(to: Address, data: Bytes, gas_limit: u64, fees: Fees) -> Self {
+        Self {
+            from: None,
+            to,
+            value: U256::ZERO,
+            data,
+            gas_limit,
+            fees,
+        }
+    }
+
+    /// Sent from `from`.
+    #[must_use]
+    pub fn from(mut self, from: Address) -> Self {
+        self.from = Some(from);
+        self
+    }
+
+    /// Carrying `wei`.
+    #[must_use]
+    pub fn value(mut self, wei: U256) -> Self {
+        self.value = wei;
+        self
     }
 }
 
@@ -202,23 +251,44 @@ impl FacilitatorSigners {
         fees: Fees,
         journal: SendJournal<'_>,
     ) -> Result<SentTransaction, SendError> {
-        self.send_value_journaled(chain, to, U256::ZERO, data, gas_limit, fees, journal)
-            .await
+        let call = Outgoing {
+            from: None,
+            to,
+            value: U256::ZERO,
+            data,
+            gas_limit,
+            fees,
+        };
+        self.send_outgoing(chain, call, journal).await
     }
 
-    /// [`send_journaled`](Self::send_journaled) carrying `value` wei.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn send_value_journaled(
+    /// Signs and sends `call` (from the key it names, else an idle one), writing the hash to
+    /// `journal` before the broadcast, as [`send_journaled`](Self::send_journaled).
+    pub async fn send_outgoing(
         &self,
         chain: &dyn EvmChain,
-        to: Address,
-        value: U256,
-        data: Bytes,
-        gas_limit: u64,
-        fees: Fees,
+        call: Outgoing,
         journal: SendJournal<'_>,
     ) -> Result<SentTransaction, SendError> {
-        let (key, mut next_nonce) = self.acquire().await;
+        let Outgoing {
+            from,
+            to,
+            value,
+            data,
+            gas_limit,
+            fees,
+        } = call;
+        let (key, mut next_nonce) = match from {
+            None => self.acquire().await,
+            Some(address) => {
+                let key = self
+                    .keys
+                    .iter()
+                    .find(|key| key.address == address)
+                    .ok_or(SendError::UnknownSender(address))?;
+                (key, key.next_nonce.lock().await)
+            }
+        };
         let mut retried = false;
         loop {
             let cached = *next_nonce;

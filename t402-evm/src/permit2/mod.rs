@@ -149,6 +149,27 @@ pub struct Permit2Authorization {
 }
 
 impl Permit2Authorization {
+    /// An authorization from its fields.
+    pub fn new(
+        from: Address,
+        token: Address,
+        amount: U256,
+        spender: Address,
+        nonce: U256,
+        deadline: U256,
+        witness: Witness,
+    ) -> Self {
+        Self {
+            from,
+            token,
+            amount,
+            spender,
+            nonce,
+            deadline,
+            witness,
+        }
+    }
+
     /// The EIP-712 struct hash.
     pub fn struct_hash(&self) -> B256 {
         match self.witness.facilitator {

@@ -1,0 +1,216 @@
+//! `upto` through the payment layer on the devnet, paid by the t402 client: the handler reports
+//! its usage (typed, or with the reference's `Settlement-Overrides` header in each of its three
+//! forms) and exactly that is settled; usage above the ceiling is an error and nothing is
+//! settled; no report settles the whole ceiling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use t402_client::{Client, Payer, SpendPolicy};
+use t402_core::{
+    Amount, AssetAmount, Facilitator, LocalFacilitator, Network, NetworkPattern, Price,
+};
+use t402_evm::chain::call_typed;
+use t402_evm::contracts::IErc20;
+use t402_evm::devnet::Devnet;
+use t402_evm::permit2::PERMIT2;
+use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
+use t402_server::{PaymentLayer, PaymentOption, Route, SettlementAmount};
+use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
+
+const CHAIN: u64 = 31337;
+const CEILING: u64 = 100_000;
+
+struct World {
+    devnet: Arc<Devnet>,
+    token: Address,
+    payer: PrivateKeySigner,
+    pay_to: Address,
+    facilitator: Arc<dyn Facilitator>,
+}
+
+impl World {
+    fn new() -> Self {
+        let devnet = Arc::new(Devnet::new(CHAIN));
+        let token = devnet
+            .deploy_permit_token("Permit Dollar", "1", "PUSD", 6)
+            .unwrap();
+        let payer = PrivateKeySigner::random();
+        devnet
+            .mint(token, payer.address(), U256::from(1_000_000u64))
+            .unwrap();
+        let approve = IErc20::approveCall {
+            spender: PERMIT2,
+            value: U256::MAX,
+        };
+        assert!(
+            devnet
+                .execute_as(payer.address(), Some(token), approve.abi_encode())
+                .unwrap()
+                .success
+        );
+        let key = PrivateKeySigner::random();
+        devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
+        let evm = Arc::new(
+            ExactEvmFacilitator::new(
+                devnet.clone(),
+                FacilitatorSigners::new(CHAIN, [key]).unwrap(),
+            )
+            .unwrap()
+            .with_receipt_poll_interval(Duration::from_millis(5)),
+        );
+        let facilitator = LocalFacilitator::new().register(
+            [Network::eip155(CHAIN)],
+            Arc::new(UptoEvmFacilitator::new(evm)),
+        );
+        Self {
+            devnet,
+            token,
+            payer,
+            pay_to: Address::random(),
+            facilitator: Arc::new(facilitator),
+        }
+    }
+
+    /// `GET /metered/*` priced at a ceiling of [`CEILING`], answered by `app`'s handlers.
+    async fn serve(&self, app: Router) -> String {
+        let extra = serde_json::json!({"name": "Permit Dollar", "version": "1"});
+        let price = Price::Asset(
+            AssetAmount::new(self.token.to_checksum(None), CEILING.into())
+                .with_extra(extra.as_object().unwrap().clone()),
+        );
+        let layer = PaymentLayer::builder()
+            .facilitator(self.facilitator.clone())
+            .mechanism(NetworkPattern::parse("eip155:*").unwrap(), UptoEvmServer)
+            .route(
+                "GET /metered/{kind}",
+                Route::new(PaymentOption::new(
+                    "upto",
+                    Network::eip155(CHAIN),
+                    price,
+                    self.pay_to.to_checksum(None),
+                )),
+            )
+            .build_and_initialize()
+            .await
+            .expect("the layer initializes");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app.layer(layer)).await.unwrap() });
+        base
+    }
+
+    fn client(&self) -> Client {
+        let payer = Payer::new()
+            .mechanism(
+                NetworkPattern::parse("eip155:*").unwrap(),
+                Arc::new(UptoEvmClient::new(self.payer.clone())),
+            )
+            .policy(
+                SpendPolicy::new()
+                    .allow_asset(
+                        Network::eip155(CHAIN),
+                        &self.token.to_checksum(None),
+                        6,
+                        Some("0.1"),
+                    )
+                    .unwrap(),
+            );
+        Client::builder().payer(payer).build().unwrap()
+    }
+
+    async fn received(&self) -> U256 {
+        call_typed(
+            self.devnet.as_ref(),
+            self.token,
+            &IErc20::balanceOfCall {
+                account: self.pay_to,
+            },
+        )
+        .await
+        .unwrap()
+    }
+}
+
+fn overrides(amount: &'static str) -> impl IntoResponse {
+    (
+        [(
+            "settlement-overrides",
+            format!(r#"{{"amount":"{amount}"}}"#),
+        )],
+        "metered",
+    )
+}
+
+fn app() -> Router {
+    Router::new()
+        .route(
+            "/metered/typed",
+            get(|| async {
+                let mut response = "metered".into_response();
+                response
+                    .extensions_mut()
+                    .insert(SettlementAmount(Amount::from(1_234u64)));
+                response
+            }),
+        )
+        .route("/metered/atomic", get(|| async { overrides("2000") }))
+        .route("/metered/percent", get(|| async { overrides("12.5%") }))
+        .route("/metered/money", get(|| async { overrides("$0.003") }))
+        .route("/metered/above", get(|| async { overrides("100001") }))
+        .route("/metered/silent", get(|| async { "metered" }))
+}
+
+#[tokio::test]
+async fn the_layer_settles_what_the_handler_reports() {
+    let world = World::new();
+    let base = world.serve(app()).await;
+    let client = world.client();
+    let mut expected = U256::ZERO;
+    for (kind, used) in [
+        ("typed", 1_234u64),
+        ("atomic", 2_000),
+        ("percent", 12_500),
+        ("money", 3_000),
+        ("silent", CEILING),
+    ] {
+        let response = client
+            .get(&format!("{base}/metered/{kind}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{kind}");
+        let receipt = response.receipt().cloned().expect("a receipt");
+        assert!(receipt.success, "{kind}: {receipt:?}");
+        assert_eq!(receipt.amount, Some(Amount::from(used)), "{kind}");
+        assert!(
+            response.headers().get("settlement-overrides").is_none(),
+            "{kind}: the header is internal"
+        );
+        expected += U256::from(used);
+        assert_eq!(world.received().await, expected, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn usage_above_the_ceiling_is_an_error_and_nothing_is_settled() {
+    let world = World::new();
+    let base = world.serve(app()).await;
+    let response = world
+        .client()
+        .get(&format!("{base}/metered/above"))
+        .send()
+        .await;
+    let status = match response {
+        Ok(response) => response.status().as_u16(),
+        Err(err) => panic!("{err:?}"),
+    };
+    assert!(status >= 500, "{status}");
+    assert_eq!(world.received().await, U256::ZERO);
+}

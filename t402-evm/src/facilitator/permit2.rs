@@ -45,15 +45,6 @@ pub enum Permit2Flavor {
 }
 
 impl Permit2Flavor {
-    /// The flavour of a request's scheme (`upto`, else `exact`).
-    pub fn of_scheme(scheme: &str) -> Self {
-        if scheme == "upto" {
-            Self::Upto
-        } else {
-            Self::Exact
-        }
-    }
-
     fn rules(self) -> Permit2Rules {
         match self {
             Self::Exact => Permit2Rules::EXACT,

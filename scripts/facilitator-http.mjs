@@ -1,5 +1,5 @@
 // A reference facilitator over HTTP (POST /verify, POST /settle, GET /supported), for the interop
-// tests: the exact EVM scheme of either family, pinned in package-lock.json — "x402" (@x402/core
+// tests: the exact EVM scheme of either family (and `upto` for x402), pinned in package-lock.json — "x402" (@x402/core
 // and @x402/evm 2.27.0, naming the version `x402Version`) or "t402" (@t402/core 2.0.0 and
 // @t402/evm 2.2.0, naming it `t402Version`). One JSON argument:
 //
@@ -16,6 +16,7 @@ const family = {
   x402: async () => ({
     Facilitator: (await import("@x402/core/facilitator")).x402Facilitator,
     Scheme: (await import("@x402/evm/exact/facilitator")).ExactEvmScheme,
+    Upto: (await import("@x402/evm/upto/facilitator")).UptoEvmScheme,
     toSigner: (await import("@x402/evm")).toFacilitatorEvmSigner,
   }),
   t402: async () => ({
@@ -25,7 +26,7 @@ const family = {
   }),
 }[config.family];
 if (!family) throw new Error(`unknown family ${config.family}`);
-const { Facilitator, Scheme, toSigner } = await family();
+const { Facilitator, Scheme, Upto, toSigner } = await family();
 
 const chainId = Number(config.network.split(":")[1]);
 const chain = defineChain({
@@ -36,10 +37,10 @@ const chain = defineChain({
 });
 const account = privateKeyToAccount(config.privateKey);
 const wallet = createWalletClient({ account, chain, transport: viemHttp(config.rpcUrl) }).extend(publicActions);
-const facilitator = new Facilitator().register(
-  config.network,
-  new Scheme(toSigner({ ...wallet, address: account.address })),
-);
+const signer = toSigner({ ...wallet, address: account.address });
+const facilitator = new Facilitator().register(config.network, new Scheme(signer));
+// The x402 family also settles `upto` (the t402 packages have no upto scheme).
+if (Upto) facilitator.register(config.network, new Upto(signer));
 
 const json = (value) => JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 const server = http.createServer(async (request, response) => {

@@ -9,6 +9,8 @@
 //   {"command": "facilitate", "rpcUrl": "http://…", "privateKey": "0x…",
 //    "payment": {…}, "requirements": {…}}
 //       → {"verify": VerifyResponse, "settle": SettleResponse} from the reference facilitator
+//         (`exact`, or `upto` when the requirements say so; an `upto` charge is "charge": "…",
+//         settled after verifying the ceiling)
 //   {"command": "fetch", "url": "http://…", "privateKey": "0x…",
 //    "allowedAsset": {"network", "asset", "maxAmountPerPayment"}[, "rpcUrl": "http://…"]}
 //       → {"status", "body", "paymentResponse"}: the reference fetch client (@x402/fetch) paying
@@ -16,6 +18,8 @@
 import { ExactEvmScheme as ExactEvmClient, registerExactEvmScheme } from "@x402/evm/exact/client";
 import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import { ExactEvmScheme as ExactEvmFacilitator } from "@x402/evm/exact/facilitator";
+import { UptoEvmScheme as UptoEvmClient } from "@x402/evm/upto/client";
+import { UptoEvmScheme as UptoEvmFacilitator } from "@x402/evm/upto/facilitator";
 import { toClientEvmSigner, toFacilitatorEvmSigner } from "@x402/evm";
 import { createPublicClient, createWalletClient, defineChain, http, publicActions } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -46,7 +50,8 @@ function clientSigner(chainId) {
 let output;
 if (input.command === "sign") {
   const chainId = Number(input.requirements.network.split(":")[1]);
-  const client = new ExactEvmClient(clientSigner(chainId));
+  const Scheme = input.requirements.scheme === "upto" ? UptoEvmClient : ExactEvmClient;
+  const client = new Scheme(clientSigner(chainId));
   const context = input.extensions ? { extensions: input.extensions } : undefined;
   const result = await client.createPaymentPayload(2, input.requirements, context);
   output = { x402Version: 2, accepted: input.requirements, payload: result.payload };
@@ -61,15 +66,19 @@ if (input.command === "sign") {
   });
   const wallet = createWalletClient({ account, chain, transport: http(input.rpcUrl) }).extend(publicActions);
   const signer = toFacilitatorEvmSigner({ ...wallet, address: account.address });
-  const facilitator = new ExactEvmFacilitator(signer);
+  const upto = input.requirements.scheme === "upto";
+  const facilitator = upto ? new UptoEvmFacilitator(signer) : new ExactEvmFacilitator(signer);
   const verify = await facilitator.verify(input.payment, input.requirements);
-  const settle = await facilitator.settle(input.payment, input.requirements);
+  const charged = input.charge ? { ...input.requirements, amount: input.charge } : input.requirements;
+  const settle = await facilitator.settle(input.payment, charged);
   output = { verify, settle };
 } else if (input.command === "fetch") {
   const spendControls = input.allowedAsset ? { allowedAssets: [input.allowedAsset] } : undefined;
   const client = x402Client.fromConfig({ schemes: [], spendControls });
   const chainId = input.allowedAsset ? Number(input.allowedAsset.network.split(":")[1]) : 31337;
-  registerExactEvmScheme(client, { signer: clientSigner(chainId) });
+  const signer = clientSigner(chainId);
+  registerExactEvmScheme(client, { signer });
+  client.register("eip155:*", new UptoEvmClient(signer));
   const fetchWithPayment = wrapFetchWithPayment(fetch, client);
   const response = await fetchWithPayment(input.url);
   const header = response.headers.get("PAYMENT-RESPONSE");

@@ -1,0 +1,259 @@
+//! `upto` with the reference implementation (`@x402/evm` 2.27's upto scheme, from the committed
+//! npm lockfile) on anvil, the `upto` proxy and Permit2 at their canonical addresses:
+//!
+//! - the reference client pays our metered route, settled by our facilitator and by the
+//!   reference facilitator (over HTTP);
+//! - our client pays a reference express server whose handler sets settlement overrides.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Address, Bytes, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use axum::Router;
+use axum::routing::get;
+use serde_json::{Value, json};
+use t402_client::{Client, Payer, SpendPolicy};
+use t402_core::{AssetAmount, Facilitator, LocalFacilitator, NetworkPattern, Price};
+use t402_evm::chain::call_typed;
+use t402_evm::contracts::IErc20;
+use t402_evm::permit2::PERMIT2;
+use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
+use t402_server::facilitator::HttpFacilitator;
+use t402_server::{PaymentLayer, PaymentOption, Route};
+use t402_testkit::{AnvilWorld, NodeServer, npm_package_installed, private_key_hex, serve};
+use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
+
+const NAME: &str = "Permit Dollar";
+const VERSION: &str = "1";
+const CEILING: u64 = 40_000;
+
+struct UptoWorld {
+    world: AnvilWorld,
+    token: Address,
+}
+
+impl UptoWorld {
+    async fn start() -> Option<Self> {
+        if !npm_package_installed("@x402/evm") {
+            return None;
+        }
+        let world = AnvilWorld::start().await?;
+        let token = world
+            .anvil
+            .deploy_permit_token(NAME, VERSION, "PUSD", 6)
+            .await;
+        Some(Self { world, token })
+    }
+
+    /// A payer with 1 token and an allowance to Permit2.
+    async fn payer(&self) -> PrivateKeySigner {
+        let payer = PrivateKeySigner::random();
+        let anvil = &self.world.anvil;
+        anvil
+            .mint(self.token, payer.address(), U256::from(1_000_000u64))
+            .await;
+        anvil
+            .set_balance(payer.address(), U256::from(10u64).pow(U256::from(18)))
+            .await;
+        anvil
+            .chain
+            .raw_request("anvil_impersonateAccount", json!([payer.address()]))
+            .await
+            .unwrap();
+        let call = IErc20::approveCall {
+            spender: PERMIT2,
+            value: U256::MAX,
+        };
+        let receipt = anvil
+            .send_as(
+                payer.address(),
+                Some(self.token),
+                Bytes::from(call.abi_encode()),
+            )
+            .await;
+        assert!(receipt.success);
+        payer
+    }
+
+    async fn funded_key(&self) -> PrivateKeySigner {
+        let key = PrivateKeySigner::random();
+        self.world
+            .anvil
+            .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
+            .await;
+        key
+    }
+
+    /// Our facilitator on anvil serving `upto`.
+    async fn our_facilitator(&self) -> Arc<dyn Facilitator> {
+        let evm = Arc::new(
+            ExactEvmFacilitator::new(
+                self.world.anvil.chain.clone(),
+                FacilitatorSigners::new(self.world.chain_id, [self.funded_key().await]).unwrap(),
+            )
+            .unwrap(),
+        );
+        Arc::new(LocalFacilitator::new().register(
+            [self.world.network()],
+            Arc::new(UptoEvmFacilitator::new(evm)),
+        ))
+    }
+
+    /// Our server selling `GET /metered` for a ceiling of [`CEILING`]; the handler reports 40 %.
+    async fn serve(&self, facilitator: Arc<dyn Facilitator>) -> String {
+        let extra = json!({"name": NAME, "version": VERSION});
+        let price = Price::Asset(
+            AssetAmount::new(self.token.to_checksum(None), CEILING.into())
+                .with_extra(extra.as_object().unwrap().clone()),
+        );
+        let layer = PaymentLayer::builder()
+            .facilitator(facilitator)
+            .mechanism(NetworkPattern::parse("eip155:*").unwrap(), UptoEvmServer)
+            .route(
+                "GET /metered",
+                Route::new(PaymentOption::new(
+                    "upto",
+                    self.world.network(),
+                    price,
+                    self.world.pay_to.to_checksum(None),
+                )),
+            )
+            .build_and_initialize()
+            .await
+            .expect("the layer initializes");
+        let app = Router::new()
+            .route(
+                "/metered",
+                get(|| async { ([("settlement-overrides", r#"{"amount":"40%"}"#)], "metered") }),
+            )
+            .layer(layer);
+        format!("{}/metered", serve(app).await)
+    }
+
+    async fn received(&self) -> U256 {
+        call_typed(
+            &self.world.anvil.chain,
+            self.token,
+            &IErc20::balanceOfCall {
+                account: self.world.pay_to,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn reference_fetch(&self, url: &str, payer: &PrivateKeySigner) -> Value {
+        let output = t402_testkit::reference_script(json!({
+            "command": "fetch",
+            "url": url,
+            "privateKey": private_key_hex(payer),
+            "rpcUrl": self.world.anvil.url,
+            "allowedAsset": {
+                "network": self.world.network().to_string(),
+                "asset": self.token.to_checksum(None),
+                "maxAmountPerPayment": CEILING.to_string(),
+            },
+        }))
+        .await;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_reference_client_pays_our_metered_route_with_our_facilitator() {
+    let Some(world) = UptoWorld::start().await else {
+        return;
+    };
+    let url = world.serve(world.our_facilitator().await).await;
+    let paid = world.reference_fetch(&url, &world.payer().await).await;
+    assert_eq!(paid["status"], 200, "{paid}");
+    assert_eq!(paid["paymentResponse"]["success"], true, "{paid}");
+    assert_eq!(
+        paid["paymentResponse"]["amount"],
+        (CEILING * 40 / 100).to_string(),
+        "{paid}"
+    );
+    assert_eq!(world.received().await, U256::from(CEILING * 40 / 100));
+}
+
+#[tokio::test]
+async fn the_reference_client_pays_our_metered_route_with_the_reference_facilitator() {
+    let Some(world) = UptoWorld::start().await else {
+        return;
+    };
+    let node = NodeServer::spawn(
+        "facilitator-http.mjs",
+        json!({
+            "family": "x402",
+            "rpcUrl": world.world.anvil.url,
+            "privateKey": private_key_hex(&world.funded_key().await),
+            "network": world.world.network().to_string(),
+        }),
+    )
+    .await;
+    let facilitator: Arc<dyn Facilitator> =
+        Arc::new(HttpFacilitator::new(node.url().as_str()).unwrap());
+    let url = world.serve(facilitator).await;
+    let paid = world.reference_fetch(&url, &world.payer().await).await;
+    assert_eq!(paid["status"], 200, "{paid}");
+    assert_eq!(paid["paymentResponse"]["success"], true, "{paid}");
+    assert_eq!(world.received().await, U256::from(CEILING * 40 / 100));
+}
+
+#[tokio::test]
+async fn our_client_pays_a_reference_server_that_sets_settlement_overrides() {
+    let Some(world) = UptoWorld::start().await else {
+        return;
+    };
+    let server = NodeServer::spawn(
+        "x402-express-server.mjs",
+        json!({
+            "rpcUrl": world.world.anvil.url,
+            "facilitatorKey": private_key_hex(&world.funded_key().await),
+            "token": world.token.to_checksum(None),
+            "payTo": world.world.pay_to.to_checksum(None),
+            "amount": CEILING.to_string(),
+            "chainId": world.world.chain_id,
+            "tokenName": NAME,
+            "tokenVersion": VERSION,
+            "permit2": true,
+            "scheme": "upto",
+            "used": "1234",
+        }),
+    )
+    .await;
+    let payer = world.payer().await;
+    let client = Client::builder()
+        .payer(
+            Payer::new()
+                .mechanism(
+                    NetworkPattern::parse("eip155:*").unwrap(),
+                    Arc::new(UptoEvmClient::new(payer)),
+                )
+                .policy(
+                    SpendPolicy::new()
+                        .allow_asset(
+                            world.world.network(),
+                            &world.token.to_checksum(None),
+                            6,
+                            Some("0.05"),
+                        )
+                        .unwrap(),
+                ),
+        )
+        .build()
+        .unwrap();
+    let url = format!("{}/weather", server.url());
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let receipt = response.receipt().cloned().expect("a receipt");
+    assert!(receipt.success, "{receipt:?}");
+    assert_eq!(receipt.amount, Some(t402_core::Amount::from(1_234u64)));
+    assert_eq!(world.received().await, U256::from(1_234u64));
+}

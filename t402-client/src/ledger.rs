@@ -134,12 +134,20 @@ impl Budget {
         Ok(Reservation {
             budget: self.clone(),
             id,
+            decimals,
             kept: false,
         })
     }
 
     fn release(&self, id: u64) {
         self.lock().entries.retain(|entry| entry.id != id);
+    }
+
+    /// Lowers a reservation to `value` (never raises it).
+    fn lower(&self, id: u64, value: U256) {
+        if let Some(entry) = self.lock().entries.iter_mut().find(|entry| entry.id == id) {
+            entry.value = entry.value.min(value);
+        }
     }
 }
 
@@ -148,6 +156,7 @@ impl Budget {
 pub struct Reservation {
     budget: Arc<Budget>,
     id: u64,
+    decimals: u8,
     kept: bool,
 }
 
@@ -155,6 +164,15 @@ impl Reservation {
     /// The payment may have been used: the amount stays spent.
     pub fn keep(mut self) {
         self.kept = true;
+    }
+
+    /// The payment settled `atomic` units (an `upto` payment settles at most what was
+    /// reserved): that much stays spent, the rest of the reservation is given back.
+    pub fn keep_settled(self, atomic: Amount) {
+        if let Some(value) = scaled(atomic, self.decimals) {
+            self.budget.lower(self.id, value);
+        }
+        self.keep();
     }
 }
 
@@ -169,6 +187,24 @@ impl Drop for Reservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_settled_amount_below_the_reservation_gives_the_rest_back() {
+        let budget = Budget::new("0.05", Duration::from_secs(60)).unwrap();
+        // A ceiling of 0.04 is booked while the request runs...
+        let ceiling = budget.reserve(Amount::from(40_000u64), 6).unwrap();
+        assert_eq!(budget.spent(), "0.04");
+        assert!(budget.reserve(Amount::from(20_000u64), 6).is_err());
+        // ...and only the 0.012 used stays spent.
+        ceiling.keep_settled(Amount::from(12_000u64));
+        assert_eq!(budget.spent(), "0.012");
+        // Never more than was reserved.
+        budget
+            .reserve(Amount::from(1_000u64), 6)
+            .unwrap()
+            .keep_settled(Amount::from(9_000u64));
+        assert_eq!(budget.spent(), "0.013");
+    }
 
     #[test]
     fn reservations_count_until_given_back() {

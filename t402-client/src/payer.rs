@@ -343,6 +343,11 @@ impl Payer {
         // stays counted unless a receipt says settlement failed.
         match (&receipt, reservation) {
             (Some(settled), Some(reservation)) if !settled.success => drop(reservation),
+            // An `upto` receipt names what was settled: only that stays spent.
+            (Some(settled), Some(reservation)) => match settled.amount {
+                Some(amount) => reservation.keep_settled(amount),
+                None => reservation.keep(),
+            },
             (_, Some(reservation)) => reservation.keep(),
             (_, None) => {}
         }

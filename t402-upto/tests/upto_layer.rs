@@ -214,3 +214,41 @@ async fn usage_above_the_ceiling_is_an_error_and_nothing_is_settled() {
     assert!(status >= 500, "{status}");
     assert_eq!(world.received().await, U256::ZERO);
 }
+
+#[tokio::test]
+async fn the_budget_books_the_ceiling_then_keeps_only_what_was_settled() {
+    let world = World::new();
+    let base = world.serve(app()).await;
+    let budget = t402_client::Budget::new("0.15", Duration::from_secs(3600)).unwrap();
+    let payer = Payer::new()
+        .mechanism(
+            NetworkPattern::parse("eip155:*").unwrap(),
+            Arc::new(UptoEvmClient::new(world.payer.clone())),
+        )
+        .policy(
+            SpendPolicy::new()
+                .allow_asset(
+                    Network::eip155(CHAIN),
+                    &world.token.to_checksum(None),
+                    6,
+                    Some("0.1"),
+                )
+                .unwrap()
+                .budget(budget.clone()),
+        );
+    let client = Client::builder().payer(payer).build().unwrap();
+    // Ceilings of 0.1 each: with the whole ceiling kept, the second request would not fit.
+    for round in 1..=3u64 {
+        let response = client
+            .get(&format!("{base}/metered/typed"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "round {round}");
+        let spent: f64 = budget.spent().parse().unwrap();
+        assert!(
+            (spent - 0.001234 * round as f64).abs() < 1e-9,
+            "round {round}: {spent}"
+        );
+    }
+}

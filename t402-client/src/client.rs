@@ -441,6 +441,10 @@ impl PaidAnswer for Exchanged {
     fn refusal_body(self) -> impl std::future::Future<Output = Bytes> + Send {
         std::future::ready(self.body)
     }
+
+    fn read_body(&self) -> Option<&[u8]> {
+        Some(&self.body)
+    }
 }
 
 /// A response, with what was paid for it.

@@ -29,6 +29,7 @@ pub mod middleware;
 pub mod pay_on_402;
 pub mod payer;
 pub mod policy;
+pub mod sse;
 pub mod tower;
 
 #[cfg(feature = "client")]

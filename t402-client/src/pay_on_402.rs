@@ -46,6 +46,11 @@ pub trait PaidAnswer: Sized + Send {
     /// The body, when the payment was refused, read within [`MAX_CHALLENGE_BODY`] (empty when
     /// it cannot be read).
     fn refusal_body(self) -> impl Future<Output = Bytes> + Send;
+    /// The whole body, when it was already read: a metered stream's receipt is its last
+    /// server-sent event (default: not read, so only the `PAYMENT-RESPONSE` header counts).
+    fn read_body(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// A paid request's answer, with what was paid.
@@ -117,7 +122,12 @@ impl Payer {
             return Err(self.refusal(payment, status, &headers, &body).await.into());
         }
         let receipt = self
-            .conclude(payment, status, answer.headers(), &[])
+            .conclude(
+                payment,
+                status,
+                answer.headers(),
+                answer.read_body().unwrap_or_default(),
+            )
             .await?;
         Ok(Paid {
             answer,

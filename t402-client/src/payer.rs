@@ -338,7 +338,14 @@ impl Payer {
         let PreparedPayment {
             offer, reservation, ..
         } = payment;
-        let receipt = self.read_receipt(headers).and_then(Result::ok);
+        // A metered stream sends its receipt as the body's last event instead of a header.
+        let receipt = self.read_receipt(headers).and_then(Result::ok).or_else(|| {
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.starts_with("text/event-stream"))
+                .and_then(|_| crate::sse::receipt_event(body))
+        });
         // The signed authorization stays valid until it expires, whatever the status says: it
         // stays counted unless a receipt says settlement failed.
         match (&receipt, reservation) {

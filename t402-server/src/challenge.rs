@@ -23,6 +23,7 @@ use crate::state::{BuiltOffers, CachedChallenge, LayerState, PricedRoute};
 
 /// A route's requirements for one request, and the `/supported` generation they were built from
 /// (fixed routes only).
+#[derive(Clone)]
 pub(crate) struct Offers {
     pub(crate) built: Arc<BuiltOffers>,
     generation: Option<u64>,

@@ -141,6 +141,11 @@ pub enum SettleMode {
     /// Before the handler runs; its response then streams through. Required for streaming
     /// routes.
     BeforeHandler,
+    /// Verified before the handler, which counts usage on the request's
+    /// [`Meter`](crate::Meter) while its response streams; what was counted is settled when
+    /// the stream ends (or the client leaves), and the stream ends at the ceiling. For `upto`
+    /// offers; see [`Route::metered`].
+    Metered,
 }
 
 /// The default limit on a buffered handler response.
@@ -220,6 +225,17 @@ impl Route {
     /// anything else.
     #[must_use]
     pub fn streaming(mut self) -> Self {
+        self.streaming = true;
+        self
+    }
+
+    /// Marks the route as metered streaming ([`SettleMode::Metered`]): the handler finds a
+    /// [`Meter`](crate::Meter) in its request extensions and adds usage as it streams; the
+    /// receipt ends the stream (`event: payment-response` for server-sent events, else a
+    /// `payment-response` trailer).
+    #[must_use]
+    pub fn metered(mut self) -> Self {
+        self.settle_mode = SettleMode::Metered;
         self.streaming = true;
         self
     }

@@ -10,6 +10,7 @@ use http_body_util::Either;
 use pin_project_lite::pin_project;
 
 use crate::PaymentBody;
+use crate::metered::ResponseBody;
 
 /// The boxed future of a priced request.
 pub(crate) type PricedFuture<B, E> =
@@ -67,7 +68,9 @@ where
         match self.project().state.project() {
             StateProjection::Passthrough { inner } => {
                 let response = ready!(inner.poll(cx))?;
-                Poll::Ready(Ok(response.map(Either::Left)))
+                Poll::Ready(Ok(
+                    response.map(|body| Either::Left(ResponseBody::plain(body)))
+                ))
             }
             StateProjection::Priced { future } => future.as_mut().poll(cx),
         }

@@ -232,7 +232,7 @@ impl PaymentLayerBuilder {
             if route.options.is_empty() {
                 return Err(ConfigError::NoPaymentOption { route: text });
             }
-            if route.streaming && route.settle_mode != SettleMode::BeforeHandler {
+            if route.streaming && route.settle_mode == SettleMode::AfterHandler {
                 return Err(ConfigError::StreamingSettlesAfter { route: text });
             }
             routes.push(PricedRoute::new(pattern, route));

@@ -29,6 +29,7 @@ mod challenge;
 mod future;
 mod headers;
 mod layer;
+mod metered;
 mod paid;
 mod replay;
 mod service;
@@ -45,9 +46,11 @@ pub use hooks::{
     SettlementAmount, VerifiedPayment,
 };
 pub use layer::{PaymentLayer, PaymentLayerBuilder};
+pub use metered::{Meter, PAYMENT_RESPONSE_TRAILER, ResponseBody};
 pub use paywall::Paywall;
 pub use service::PaymentService;
 
-/// The body of the responses the layer returns: the inner service's own body (`Left`), or bytes
-/// the layer wrote or held until settlement (`Right`).
-pub type PaymentBody<B> = http_body_util::Either<B, http_body_util::Full<bytes::Bytes>>;
+/// The body of the responses the layer returns: the inner service's own body, passed through
+/// or metered (`Left`), or bytes the layer wrote or held until settlement (`Right`).
+pub type PaymentBody<B> =
+    http_body_util::Either<metered::ResponseBody<B>, http_body_util::Full<bytes::Bytes>>;

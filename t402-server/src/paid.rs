@@ -30,6 +30,7 @@ use crate::headers::{
     SETTLEMENT_OVERRIDES_HEADER, attach_settlement, settlement_as_v1, strip_internal_headers,
 };
 use crate::hooks::{HookDecision, PaymentEvent, PaymentFailure, SettlementAmount, VerifiedPayment};
+use crate::metered::{Meter, ResponseBody};
 use crate::replay::{self, Outcome};
 use crate::state::{LayerState, PricedRoute};
 
@@ -47,6 +48,7 @@ pub(crate) enum Presented {
 }
 
 /// A payment matched to one of the route's requirements.
+#[derive(Clone)]
 struct Accepted {
     offers: Offers,
     event: PaymentEvent,
@@ -140,7 +142,7 @@ where
 /// Verification, the handler and settlement, in the route's order; with how the payment ended
 /// for its claim.
 async fn serve<S, ReqBody, ResBody>(
-    state: &LayerState,
+    state: &Arc<LayerState>,
     priced: &PricedRoute,
     mut inner: S,
     mut parts: Parts,
@@ -190,7 +192,17 @@ where
         let (mut parts, body) = response.into_parts();
         strip_internal_headers(&mut parts.headers);
         attach_settlement(&mut parts.headers, &settled);
-        return (Ok(Response::from_parts(parts, Either::Left(body))), outcome);
+        return (
+            Ok(Response::from_parts(
+                parts,
+                Either::Left(ResponseBody::plain(body)),
+            )),
+            outcome,
+        );
+    }
+
+    if priced.route.settle_mode == SettleMode::Metered {
+        return serve_metered(state, priced, inner, request, accepted, claimed).await;
     }
 
     let response = match inner.call(request).await {
@@ -202,7 +214,10 @@ where
         // The handler failed: nothing is charged.
         strip_internal_headers(&mut parts.headers);
         return (
-            Ok(Response::from_parts(parts, Either::Left(body))),
+            Ok(Response::from_parts(
+                parts,
+                Either::Left(ResponseBody::plain(body)),
+            )),
             Outcome::Release,
         );
     }
@@ -227,6 +242,84 @@ where
             (Ok(answer(error)), outcome)
         }
     }
+}
+
+/// A metered route: the handler runs with a [`Meter`] in its request extensions and its response
+/// streams at once; the body settles what the meter counted when it ends (or is dropped) and
+/// sends the receipt last. The payment stays claimed: it is spent once its stream started.
+async fn serve_metered<S, ReqBody, ResBody>(
+    state: &Arc<LayerState>,
+    priced: &PricedRoute,
+    mut inner: S,
+    mut request: Request<ReqBody>,
+    accepted: &Accepted,
+    claimed: Option<&replay::Claimed>,
+) -> (Result<Response<PaymentBody<ResBody>>, S::Error>, Outcome)
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let ceiling = accepted.event.requirements.clone();
+    let meter = Meter::new(ceiling.amount);
+    request.extensions_mut().insert(meter.clone());
+    if let Some(claimed) = claimed {
+        claimed.settling();
+    }
+    let response = match inner.call(request).await {
+        Ok(response) => response,
+        Err(err) => return (Err(err), Outcome::Release),
+    };
+    let (mut parts, body) = response.into_parts();
+    strip_internal_headers(&mut parts.headers);
+    if parts.status.as_u16() >= 400 {
+        // The handler failed before streaming: nothing is charged.
+        return (
+            Ok(Response::from_parts(
+                parts,
+                Either::Left(ResponseBody::plain(body)),
+            )),
+            Outcome::Release,
+        );
+    }
+    let sse = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    // The receipt is appended: the length is no longer the handler's.
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    if !sse {
+        parts.headers.insert(
+            http::header::TRAILER,
+            http::HeaderValue::from_static(crate::metered::PAYMENT_RESPONSE_TRAILER),
+        );
+    }
+    let state = Arc::clone(state);
+    let pattern = priced.pattern.as_str().to_owned();
+    let accepted = accepted.clone();
+    let settle: crate::metered::Settle = Box::new(move |used| {
+        Box::pin(async move {
+            let mut to_settle = ceiling;
+            to_settle.amount = used;
+            match settle(&state, &pattern, &accepted, &to_settle).await {
+                Ok(settled) => Some(settled),
+                Err(PaymentError::SettlementFailed(failed)) => {
+                    tracing::error!(reason = ?failed.error_reason, used = %used, "a metered stream's settlement failed");
+                    Some(*failed)
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, used = %used, "a metered stream could not be settled");
+                    None
+                }
+            }
+        })
+    });
+    let body = ResponseBody::metered(body, meter, settle, sse);
+    (
+        Ok(Response::from_parts(parts, Either::Left(body))),
+        Outcome::Keep,
+    )
 }
 
 /// How a failed settlement leaves the payment: a settlement answer says whether a transaction

@@ -27,6 +27,8 @@ pub mod guide {
     pub mod concepts {}
     #[doc = include_str!("../../docs/src/evm.md")]
     pub mod evm {}
+    #[doc = include_str!("../../docs/src/upto.md")]
+    pub mod upto {}
     #[doc = include_str!("../../docs/src/facilitator.md")]
     pub mod facilitator {}
     #[doc = include_str!("../../docs/src/gateway.md")]

@@ -102,6 +102,16 @@ impl UptoWorld {
 
     /// Our server selling `GET /metered` for a ceiling of [`CEILING`]; the handler reports 40 %.
     async fn serve(&self, facilitator: Arc<dyn Facilitator>) -> String {
+        self.serve_reporting(facilitator, r#"{"amount":"40%"}"#)
+            .await
+    }
+
+    /// [`serve`](Self::serve) with the handler's `Settlement-Overrides` value.
+    async fn serve_reporting(
+        &self,
+        facilitator: Arc<dyn Facilitator>,
+        usage: &'static str,
+    ) -> String {
         let extra = json!({"name": NAME, "version": VERSION});
         let price = Price::Asset(
             AssetAmount::new(self.token.to_checksum(None), CEILING.into())
@@ -125,7 +135,7 @@ impl UptoWorld {
         let app = Router::new()
             .route(
                 "/metered",
-                get(|| async { ([("settlement-overrides", r#"{"amount":"40%"}"#)], "metered") }),
+                get(move || async move { ([("settlement-overrides", usage)], "metered") }),
             )
             .layer(layer);
         format!("{}/metered", serve(app).await)
@@ -256,4 +266,23 @@ async fn our_client_pays_a_reference_server_that_sets_settlement_overrides() {
     assert!(receipt.success, "{receipt:?}");
     assert_eq!(receipt.amount, Some(t402_core::Amount::from(1_234u64)));
     assert_eq!(world.received().await, U256::from(1_234u64));
+}
+
+#[tokio::test]
+async fn zero_usage_sends_no_transaction_on_anvil() {
+    let Some(world) = UptoWorld::start().await else {
+        return;
+    };
+    let url = world
+        .serve_reporting(world.our_facilitator().await, r#"{"amount":"0"}"#)
+        .await;
+    let payer = world.payer().await;
+    let before = world.world.block_number().await;
+    let paid = world.reference_fetch(&url, &payer).await;
+    assert_eq!(paid["status"], 200, "{paid}");
+    assert_eq!(paid["paymentResponse"]["success"], true, "{paid}");
+    assert_eq!(paid["paymentResponse"]["amount"], "0", "{paid}");
+    assert_eq!(paid["paymentResponse"]["transaction"], "", "{paid}");
+    assert_eq!(world.world.block_number().await, before, "no transaction");
+    assert_eq!(world.received().await, U256::ZERO);
 }

@@ -40,7 +40,7 @@ pub use error::ClientError;
 pub use hooks::{NoPayHooks, PayDecision, PayHooks};
 pub use ledger::{Budget, OverBudget, Reservation};
 pub use pay_on_402::{Paid, PaidAnswer, PayError, Unpaid};
-pub use payer::{Challenge, Payer, PreparedPayment};
+pub use payer::{Challenge, Payer, PreparedPayment, SignedPayment};
 pub use policy::{AllowedAsset, Refusal, SpendPolicy};
 
 /// The settlement receipt a server returns in `PAYMENT-RESPONSE`.

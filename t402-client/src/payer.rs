@@ -38,6 +38,51 @@ pub struct Challenge {
 }
 
 impl Challenge {
+    /// A challenge from its JSON (a `PaymentRequired`, v2; or a v1 402 body when its version
+    /// is 1), as carriers other than HTTP headers deliver it (MCP tool results).
+    pub fn from_json(value: Value) -> Result<Self, ClientError> {
+        let malformed = |err: serde_json::Error| ClientError::MalformedChallenge(err.to_string());
+        let version = ["x402Version", "t402Version"]
+            .iter()
+            .find_map(|key| value.get(*key).and_then(Value::as_u64));
+        if version == Some(1) {
+            let v1: PaymentRequiredV1 = serde_json::from_value(value).map_err(malformed)?;
+            return Ok(Self::of_v1(v1));
+        }
+        let raw_offers = value
+            .get("accepts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let required: PaymentRequired = serde_json::from_value(value).map_err(malformed)?;
+        Ok(Self {
+            version: PROTOCOL_VERSION,
+            offers: required.accepts.clone(),
+            v2: Some((required, raw_offers)),
+            v1: None,
+        })
+    }
+
+    fn of_v1(v1: PaymentRequiredV1) -> Self {
+        let (offers, positions) = v1
+            .accepts
+            .iter()
+            .enumerate()
+            .filter_map(|(position, offer)| {
+                offer
+                    .to_v2()
+                    .ok()
+                    .map(|(requirements, _)| (requirements, position))
+            })
+            .unzip();
+        Self {
+            version: 1,
+            offers,
+            v2: None,
+            v1: Some((v1, positions)),
+        }
+    }
+
     /// The protocol version of the challenge.
     pub fn version(&self) -> u32 {
         self.version
@@ -58,6 +103,28 @@ impl Challenge {
     }
 }
 
+/// A signed payment, in its protocol version's form.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SignedPayment {
+    /// Protocol v2.
+    V2(Box<PaymentPayload>),
+    /// Protocol v1.
+    V1(Box<PaymentPayloadV1>),
+}
+
+impl SignedPayment {
+    /// The payment as JSON (what carriers other than HTTP headers send: MCP's
+    /// `_meta["x402/payment"]`).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::V2(payment) => serde_json::to_value(payment),
+            Self::V1(payment) => serde_json::to_value(payment),
+        }
+        .expect("a payment serializes")
+    }
+}
+
 /// A signed payment ready to be sent.
 #[derive(Debug)]
 pub struct PreparedPayment {
@@ -65,6 +132,8 @@ pub struct PreparedPayment {
     pub header_name: &'static str,
     /// The encoded payment.
     pub header_value: HeaderValue,
+    /// The payment itself.
+    pub payment: SignedPayment,
     /// The offer paid.
     pub offer: PaymentRequirements,
     reservation: Option<Reservation>,
@@ -185,23 +254,7 @@ impl Payer {
             .codec
             .decode_v1_body(body)
             .map_err(|err| ClientError::MalformedChallenge(err.to_string()))?;
-        let (offers, positions) = v1
-            .accepts
-            .iter()
-            .enumerate()
-            .filter_map(|(position, offer)| {
-                offer
-                    .to_v2()
-                    .ok()
-                    .map(|(requirements, _)| (requirements, position))
-            })
-            .unzip();
-        Ok(Challenge {
-            version: 1,
-            offers,
-            v2: None,
-            v1: Some((v1, positions)),
-        })
+        Ok(Challenge::of_v1(v1))
     }
 
     /// Chooses an offer (registered mechanism, policy, preference), asks the before-pay hook,
@@ -281,7 +334,7 @@ impl Payer {
             .create_payload(challenge.version, offer, extensions)
             .await
             .map_err(ClientError::Signing)?;
-        let (header_name, encoded) = match (&challenge.v2, &challenge.v1) {
+        let (header_name, encoded, payment) = match (&challenge.v2, &challenge.v1) {
             (Some((required, raw_offers)), _) => {
                 let accepted = raw_offers
                     .get(chosen)
@@ -301,7 +354,12 @@ impl Payer {
                     }
                     (declared, added) => added.or(declared),
                 };
-                (PAYMENT_SIGNATURE_HEADER, encode_header(&payment))
+                let encoded = encode_header(&payment);
+                (
+                    PAYMENT_SIGNATURE_HEADER,
+                    encoded,
+                    SignedPayment::V2(Box::new(payment)),
+                )
             }
             (_, Some((v1, positions))) => {
                 // `chosen` indexes the known offers; the v1 network name is the one of the
@@ -309,7 +367,12 @@ impl Payer {
                 let network = v1.accepts[positions[chosen]].network.clone();
                 let payment = PaymentPayloadV1::new(offer.scheme.clone(), network, signed.payload)
                     .with_version_key(v1.version_key.reply_key());
-                (X_PAYMENT_HEADER, encode_header(&payment))
+                let encoded = encode_header(&payment);
+                (
+                    X_PAYMENT_HEADER,
+                    encoded,
+                    SignedPayment::V1(Box::new(payment)),
+                )
             }
             _ => return Err(ClientError::MalformedChallenge("empty challenge".into())),
         };
@@ -318,6 +381,7 @@ impl Payer {
         Ok(PreparedPayment {
             header_name,
             header_value,
+            payment,
             offer: offer.clone(),
             reservation,
         })
@@ -335,9 +399,6 @@ impl Payer {
         if is_refusal(status) {
             return Err(self.refusal(payment, status, headers, body).await);
         }
-        let PreparedPayment {
-            offer, reservation, ..
-        } = payment;
         // A metered stream sends its receipt as the body's last event instead of a header.
         let receipt = self.read_receipt(headers).and_then(Result::ok).or_else(|| {
             headers
@@ -346,9 +407,20 @@ impl Payer {
                 .filter(|v| v.starts_with("text/event-stream"))
                 .and_then(|_| crate::sse::receipt_event(body))
         });
+        self.finish(payment, receipt.as_ref()).await;
+        Ok(receipt)
+    }
+
+    /// Ends a payment that was delivered, with the receipt the server sent if any: the budget
+    /// keeps the amount (only the settled amount for an `upto` receipt) unless the receipt says
+    /// settlement failed, and the after-pay hook runs. For carriers other than HTTP (MCP).
+    pub async fn finish(&self, payment: PreparedPayment, receipt: Option<&Receipt>) {
+        let PreparedPayment {
+            offer, reservation, ..
+        } = payment;
         // The signed authorization stays valid until it expires, whatever the status says: it
         // stays counted unless a receipt says settlement failed.
-        match (&receipt, reservation) {
+        match (receipt, reservation) {
             (Some(settled), Some(reservation)) if !settled.success => drop(reservation),
             // An `upto` receipt names what was settled: only that stays spent.
             (Some(settled), Some(reservation)) => match settled.amount {
@@ -358,8 +430,7 @@ impl Payer {
             (_, Some(reservation)) => reservation.keep(),
             (_, None) => {}
         }
-        self.hooks.after_pay(&offer, receipt.as_ref()).await;
-        Ok(receipt)
+        self.hooks.after_pay(&offer, receipt).await;
     }
 
     /// Why the server refused a payment (a 402 or 412 answer to the paid request): settlement

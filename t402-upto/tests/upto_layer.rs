@@ -248,3 +248,55 @@ async fn the_budget_books_the_ceiling_then_keeps_only_what_was_settled() {
         assert_eq!(budget.spent(), spent, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn a_replayed_upto_payment_is_refused_and_settles_once() {
+    let world = World::new();
+    let base = world.serve(app()).await;
+    let url = format!("{base}/metered/typed");
+    let http = reqwest::Client::new();
+    let challenge = http.get(&url).send().await.unwrap();
+    let headers = challenge.headers().clone();
+    let body = challenge.bytes().await.unwrap();
+    let payer = Payer::new().mechanism(
+        NetworkPattern::parse("eip155:*").unwrap(),
+        Arc::new(UptoEvmClient::new(world.payer.clone())),
+    );
+    let read = payer.read_challenge(&headers, &body).unwrap();
+    let prepared = payer
+        .prepare(
+            &read,
+            &url,
+            Some(
+                &SpendPolicy::new()
+                    .allow_asset(
+                        Network::eip155(CHAIN),
+                        &world.token.to_checksum(None),
+                        6,
+                        Some("0.1"),
+                    )
+                    .unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+    let first = http
+        .get(&url)
+        .header(prepared.header_name, prepared.header_value.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let again = http
+        .get(&url)
+        .header(prepared.header_name, prepared.header_value.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 402);
+    let required = t402_core::codec::Codec::default()
+        .decode_payment_required(again.headers()["payment-required"].as_bytes())
+        .unwrap();
+    assert_eq!(required.error.as_deref(), Some("t402_payment_replayed"));
+    assert_eq!(world.received().await, U256::from(1_234u64));
+}

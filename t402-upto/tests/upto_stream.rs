@@ -25,7 +25,9 @@ use t402_evm::contracts::IErc20;
 use t402_evm::devnet::Devnet;
 use t402_evm::permit2::PERMIT2;
 use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
-use t402_server::{Meter, PaymentLayer, PaymentOption, Route};
+use t402_server::{
+    Meter, PaymentEvent, PaymentFailure, PaymentHooks, PaymentLayer, PaymentOption, Route,
+};
 use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
 
 const CHAIN: u64 = 31337;
@@ -86,6 +88,11 @@ impl World {
 
     /// Serves the streaming handlers, metered at a ceiling of [`CEILING`].
     async fn serve(&self) -> String {
+        self.serve_with_hooks(Failures::default()).await
+    }
+
+    /// [`serve`](Self::serve), reporting failures to `hooks`.
+    async fn serve_with_hooks(&self, hooks: Failures) -> String {
         let extra = serde_json::json!({"name": "Permit Dollar", "version": "1"});
         let price = Price::Asset(
             AssetAmount::new(self.token.to_checksum(None), CEILING.into())
@@ -101,6 +108,7 @@ impl World {
             .facilitator(self.facilitator.clone())
             .mechanism(NetworkPattern::parse("eip155:*").unwrap(), UptoEvmServer)
             .route("GET /stream/{kind}", Route::new(option).metered())
+            .hooks(hooks)
             .build_and_initialize()
             .await
             .expect("the layer initializes");
@@ -184,6 +192,7 @@ async fn stream(
 ) -> Response {
     let (count, delay, sse) = match kind.as_str() {
         "five" => (Some(5), None, true),
+        "five_slowly" => (Some(5), Some(Duration::from_millis(40)), true),
         "endless" => (None, None, true),
         "slow" => (None, Some(Duration::from_millis(20)), true),
         _ => (Some(3), None, false),
@@ -337,4 +346,55 @@ async fn a_chunked_stream_carries_the_receipt_in_a_trailer() {
     assert!(receipt.success, "{receipt:?}");
     assert_eq!(receipt.amount, Some(Amount::from(3 * PER_EVENT)));
     assert_eq!(world.received().await, U256::from(3 * PER_EVENT));
+}
+
+/// Counts the failures reported to the payment hooks.
+#[derive(Clone, Default)]
+struct Failures(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl PaymentHooks for Failures {
+    fn on_failure<'a>(
+        &'a self,
+        _event: &'a PaymentEvent,
+        failure: &'a PaymentFailure,
+    ) -> t402_core::error::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.0.lock().unwrap().push(format!("{failure:?}"));
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_settlement_that_fails_after_streaming_is_reported_and_in_the_receipt() {
+    let world = World::new();
+    let failures = Failures::default();
+    let base = world.serve_with_hooks(failures.clone()).await;
+    let client = world.client();
+    let url = format!("{base}/stream/five_slowly");
+    let streaming = tokio::spawn(async move { client.get(&url).send().await });
+    // While it streams, the payer withdraws Permit2's allowance: the settlement will fail.
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let revoke = IErc20::approveCall {
+        spender: PERMIT2,
+        value: U256::ZERO,
+    };
+    assert!(
+        world
+            .devnet
+            .execute_as(
+                world.payer.address(),
+                Some(world.token),
+                revoke.abi_encode()
+            )
+            .unwrap()
+            .success
+    );
+    let response = streaming.await.unwrap().unwrap();
+    assert_eq!(response.text().matches("event: token").count(), 5);
+    let receipt = response.receipt().cloned().expect("the receipt event");
+    assert!(!receipt.success, "{receipt:?}");
+    assert_eq!(world.received().await, U256::ZERO);
+    let reported = failures.0.lock().unwrap().clone();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(reported[0].contains("SettlementFailed"), "{reported:?}");
 }

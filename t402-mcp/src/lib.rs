@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+pub mod codec;
+mod server;
+
+pub use client::{McpPayError, PaidToolResult, PayingClient};
+pub use server::{PaidTool, PaidTools};

@@ -1,0 +1,366 @@
+//! Paid MCP tools in process, settling on the devnet: an rmcp server's tools priced with
+//! `PaidTools`, called by `PayingClient` over an in-memory transport.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
+use rmcp::service::RunningService;
+use rmcp::{
+    ClientHandler, ErrorData as McpError, RoleClient, ServerHandler, ServiceExt, tool,
+    tool_handler, tool_router,
+};
+use serde_json::json;
+use t402_client::{Payer, SpendPolicy};
+use t402_core::{
+    Amount, Facilitator, LocalFacilitator, Network, NetworkPattern, PaymentRequirements,
+};
+use t402_evm::devnet::Devnet;
+use t402_evm::{ExactEvmClient, ExactEvmFacilitator, FacilitatorSigners};
+use t402_mcp::{McpPayError, PaidTool, PaidTools, PayingClient, codec};
+
+const CHAIN: u64 = 31337;
+const PRICE: u64 = 10_000;
+
+#[derive(Clone)]
+struct Weather {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Weather {
+    fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "The weather in a city")]
+    async fn get_weather(&self) -> Result<CallToolResult, McpError> {
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            "sunny, 21 °C",
+        )]))
+    }
+
+    #[tool(description = "A tool that fails")]
+    async fn broken(&self) -> Result<CallToolResult, McpError> {
+        Ok(CallToolResult::error(vec![ContentBlock::text(
+            "the sensor is down",
+        )]))
+    }
+
+    #[tool(description = "Free")]
+    async fn ping(&self) -> Result<CallToolResult, McpError> {
+        Ok(CallToolResult::success(vec![ContentBlock::text("pong")]))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Weather {}
+
+#[derive(Clone, Default)]
+struct NoClient;
+impl ClientHandler for NoClient {}
+
+struct World {
+    devnet: Arc<Devnet>,
+    token: Address,
+    payer: PrivateKeySigner,
+    pay_to: Address,
+    facilitator: Arc<dyn Facilitator>,
+}
+
+impl World {
+    fn new() -> Self {
+        let devnet = Arc::new(Devnet::new(CHAIN));
+        let token = devnet
+            .deploy_test_token("USD Coin", "2", "USDC", 6)
+            .unwrap();
+        let payer = PrivateKeySigner::random();
+        devnet
+            .mint(token, payer.address(), U256::from(1_000_000u64))
+            .unwrap();
+        let key = PrivateKeySigner::random();
+        devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
+        let evm = ExactEvmFacilitator::new(
+            devnet.clone(),
+            FacilitatorSigners::new(CHAIN, [key]).unwrap(),
+        )
+        .unwrap()
+        .with_receipt_poll_interval(Duration::from_millis(5));
+        let facilitator: Arc<dyn Facilitator> =
+            Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)));
+        Self {
+            devnet,
+            token,
+            payer,
+            pay_to: Address::random(),
+            facilitator,
+        }
+    }
+
+    fn offer(&self) -> PaymentRequirements {
+        serde_json::from_value(json!({
+            "scheme": "exact", "network": format!("eip155:{CHAIN}"), "amount": PRICE.to_string(),
+            "asset": self.token.to_checksum(None), "payTo": self.pay_to.to_checksum(None),
+            "maxTimeoutSeconds": 60, "extra": {"name": "USD Coin", "version": "2"}
+        }))
+        .unwrap()
+    }
+
+    /// The weather server with `get_weather` and `broken` priced, reached through
+    /// `facilitator`; and a client connected to it.
+    async fn connect(
+        &self,
+        facilitator: Arc<dyn Facilitator>,
+    ) -> RunningService<RoleClient, NoClient> {
+        let server = PaidTools::new(Weather::new(), facilitator)
+            .tool(PaidTool::new("get_weather", vec![self.offer()]).description("Weather"))
+            .tool(PaidTool::new("broken", vec![self.offer()]));
+        let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            let running = server.serve(server_side).await.unwrap();
+            let _ = running.waiting().await;
+        });
+        NoClient.serve(client_side).await.unwrap()
+    }
+
+    fn payer(&self) -> Payer {
+        Payer::new()
+            .mechanism(
+                NetworkPattern::parse("eip155:*").unwrap(),
+                Arc::new(ExactEvmClient::new(self.payer.clone())),
+            )
+            .policy(
+                SpendPolicy::new()
+                    .allow_asset(
+                        Network::eip155(CHAIN),
+                        &self.token.to_checksum(None),
+                        6,
+                        Some("0.05"),
+                    )
+                    .unwrap(),
+            )
+    }
+
+    async fn received(&self) -> U256 {
+        self.devnet
+            .token_balance(self.token, self.pay_to)
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_call_gets_the_challenge_in_structured_content_and_text() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    let result = client
+        .peer()
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let structured = result.structured_content.clone().unwrap();
+    assert_eq!(structured["x402Version"], 2);
+    assert_eq!(structured["resource"]["url"], "mcp://tool/get_weather");
+    assert_eq!(structured["accepts"][0]["amount"], PRICE.to_string());
+    let text: serde_json::Value =
+        serde_json::from_str(&result.content[0].as_text().unwrap().text).unwrap();
+    assert_eq!(text, structured, "the same JSON as text");
+    // autopay off: a typed error carrying the challenge.
+    let paying = PayingClient::new(client.peer().clone(), world.payer()).autopay(false);
+    match paying
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+    {
+        Err(McpPayError::PaymentRequired(challenge)) => assert_eq!(*challenge, structured),
+        other => panic!("{other:?}"),
+    }
+    // Free tools pass through.
+    let free = paying
+        .call_tool(CallToolRequestParams::new("ping"))
+        .await
+        .unwrap();
+    assert!(free.settlement.is_none());
+    assert_eq!(world.received().await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn a_paid_call_runs_the_tool_settles_and_attaches_the_settlement() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    let paying = PayingClient::new(client.peer().clone(), world.payer());
+    let paid = paying
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+        .unwrap();
+    assert_eq!(
+        paid.result.content[0].as_text().unwrap().text,
+        "sunny, 21 °C"
+    );
+    let settlement = paid.settlement.expect("a settlement");
+    assert!(settlement.success, "{settlement:?}");
+    assert!(
+        paid.result
+            .meta
+            .unwrap()
+            .0
+            .contains_key(codec::PAYMENT_RESPONSE_META_KEY)
+    );
+    assert_eq!(paid.paid.unwrap().amount, Amount::from(PRICE));
+    assert_eq!(world.received().await, U256::from(PRICE));
+}
+
+#[tokio::test]
+async fn a_tool_error_is_returned_and_nothing_is_settled() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    let paying = PayingClient::new(client.peer().clone(), world.payer());
+    let result = paying
+        .call_tool(CallToolRequestParams::new("broken"))
+        .await
+        .unwrap();
+    assert_eq!(result.result.is_error, Some(true));
+    assert_eq!(
+        result.result.content[0].as_text().unwrap().text,
+        "the sensor is down"
+    );
+    assert!(result.settlement.is_none());
+    assert_eq!(world.received().await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn paid_tools_are_listed_without_an_output_schema() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    let tools = client.peer().list_tools(None).await.unwrap().tools;
+    let weather = tools
+        .iter()
+        .find(|tool| tool.name == "get_weather")
+        .unwrap();
+    assert!(weather.output_schema.is_none());
+    assert!(tools.iter().any(|tool| tool.name == "ping"));
+}
+
+#[tokio::test]
+async fn an_invalid_payment_is_refused_with_the_reason_and_never_paid_twice() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    // A payer without funds: verification refuses (simulation), the client does not pay again.
+    let poor = PrivateKeySigner::random();
+    let payer = Payer::new()
+        .mechanism(
+            NetworkPattern::parse("eip155:*").unwrap(),
+            Arc::new(ExactEvmClient::new(poor)),
+        )
+        .policy(
+            SpendPolicy::new()
+                .allow_asset(
+                    Network::eip155(CHAIN),
+                    &world.token.to_checksum(None),
+                    6,
+                    Some("0.05"),
+                )
+                .unwrap(),
+        );
+    let paying = PayingClient::new(client.peer().clone(), payer);
+    match paying
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+    {
+        Err(McpPayError::Refused { reason, .. }) => {
+            assert_eq!(reason, "invalid_exact_evm_insufficient_balance")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(world.received().await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn the_spending_policy_applies() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    let payer = Payer::new()
+        .mechanism(
+            NetworkPattern::parse("eip155:*").unwrap(),
+            Arc::new(ExactEvmClient::new(world.payer.clone())),
+        )
+        .policy(
+            SpendPolicy::new()
+                .allow_asset(
+                    Network::eip155(CHAIN),
+                    &world.token.to_checksum(None),
+                    6,
+                    Some("0.001"),
+                )
+                .unwrap(),
+        );
+    let paying = PayingClient::new(client.peer().clone(), payer);
+    match paying
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+    {
+        Err(McpPayError::Payment(t402_client::ClientError::NoAcceptableOffer { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(world.received().await, U256::ZERO);
+}
+
+/// A facilitator that verifies through the real one and refuses every settlement.
+struct RefusingSettlement(Arc<dyn Facilitator>);
+
+impl Facilitator for RefusingSettlement {
+    fn verify<'a>(
+        &'a self,
+        request: &'a t402_core::FacilitatorRequest,
+    ) -> t402_core::BoxFuture<'a, Result<t402_core::VerifyResponse, t402_core::FacilitatorError>>
+    {
+        self.0.verify(request)
+    }
+
+    fn settle<'a>(
+        &'a self,
+        _request: &'a t402_core::FacilitatorRequest,
+    ) -> t402_core::BoxFuture<'a, Result<t402_core::SettleResponse, t402_core::FacilitatorError>>
+    {
+        Box::pin(async {
+            Ok(t402_core::SettleResponse::failure(
+                t402_core::Reason::InvalidExactEvmInsufficientBalance,
+                format!("eip155:{CHAIN}"),
+                None,
+            ))
+        })
+    }
+
+    fn supported<'a>(
+        &'a self,
+    ) -> t402_core::BoxFuture<'a, Result<t402_core::SupportedResponse, t402_core::FacilitatorError>>
+    {
+        self.0.supported()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_settlement_withholds_the_output_and_reports_the_settlement() {
+    let world = World::new();
+    let client = world
+        .connect(Arc::new(RefusingSettlement(world.facilitator.clone())))
+        .await;
+    let paying = PayingClient::new(client.peer().clone(), world.payer());
+    match paying
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+    {
+        Err(McpPayError::SettlementFailed(settled)) => {
+            assert_eq!(
+                settled.error_reason,
+                Some(t402_core::Reason::InvalidExactEvmInsufficientBalance)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -29,6 +29,8 @@ pub mod guide {
     pub mod evm {}
     #[doc = include_str!("../../docs/src/upto.md")]
     pub mod upto {}
+    #[doc = include_str!("../../docs/src/mcp.md")]
+    pub mod mcp {}
     #[doc = include_str!("../../docs/src/facilitator.md")]
     pub mod facilitator {}
     #[doc = include_str!("../../docs/src/gateway.md")]
@@ -65,12 +67,14 @@ pub mod guide {
         "gateway",
         "interop",
         "introduction",
+        "mcp",
         "money",
         "quickstart",
         "reason-codes",
         "security",
         "server",
         "svm",
+        "upto",
         "wire-format",
     ];
 }

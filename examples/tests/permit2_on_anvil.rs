@@ -11,9 +11,8 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::SolCall;
 use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -26,8 +25,8 @@ use t402_evm::{ExactEvmClient, ExactEvmServer};
 use t402_server::{PaymentLayer, PaymentOption, Route};
 use t402_testkit::{AnvilWorld, NodeServer, npm_package_installed, private_key_hex, serve};
 
-const NAME: &str = "Permit Dollar";
-const VERSION: &str = "1";
+const NAME: &str = t402_testkit::PERMIT_TOKEN_NAME;
+const VERSION: &str = t402_testkit::PERMIT_TOKEN_VERSION;
 const PRICE: u64 = 2_500;
 
 struct PermitWorld {
@@ -50,34 +49,7 @@ impl PermitWorld {
 
     /// A payer holding 1 token, with gas money, that has approved Permit2 when `approved`.
     async fn payer(&self, approved: bool) -> PrivateKeySigner {
-        let payer = PrivateKeySigner::random();
-        let anvil = &self.world.anvil;
-        anvil
-            .mint(self.token, payer.address(), U256::from(1_000_000u64))
-            .await;
-        anvil
-            .set_balance(payer.address(), U256::from(10u64).pow(U256::from(18)))
-            .await;
-        if approved {
-            anvil
-                .chain
-                .raw_request("anvil_impersonateAccount", json!([payer.address()]))
-                .await
-                .unwrap();
-            let call = IErc20::approveCall {
-                spender: PERMIT2,
-                value: U256::MAX,
-            };
-            let receipt = anvil
-                .send_as(
-                    payer.address(),
-                    Some(self.token),
-                    Bytes::from(call.abi_encode()),
-                )
-                .await;
-            assert!(receipt.success);
-        }
-        payer
+        self.world.permit_payer(self.token, approved).await
     }
 
     fn extra(&self) -> serde_json::Map<String, Value> {
@@ -199,15 +171,7 @@ async fn our_client_pays_the_reference_express_server_over_permit2() {
     let Some(world) = PermitWorld::start().await else {
         return;
     };
-    let facilitator_key = PrivateKeySigner::random();
-    world
-        .world
-        .anvil
-        .set_balance(
-            facilitator_key.address(),
-            U256::from(10u64).pow(U256::from(19)),
-        )
-        .await;
+    let facilitator_key = world.world.funded_key().await;
     let server = NodeServer::spawn(
         "x402-express-server.mjs",
         json!({
@@ -263,15 +227,7 @@ async fn the_reference_facilitator_settles_our_permit2_payloads() {
     let Some(world) = PermitWorld::start().await else {
         return;
     };
-    let facilitator_key = PrivateKeySigner::random();
-    world
-        .world
-        .anvil
-        .set_balance(
-            facilitator_key.address(),
-            U256::from(10u64).pow(U256::from(19)),
-        )
-        .await;
+    let facilitator_key = world.world.funded_key().await;
     let requirements: t402_core::PaymentRequirements = serde_json::from_value(json!({
         "scheme": "exact",
         "network": world.world.network().to_string(),

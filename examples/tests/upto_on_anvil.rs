@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::SolCall;
 use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -17,15 +16,14 @@ use t402_client::{Client, Payer, SpendPolicy};
 use t402_core::{AssetAmount, Facilitator, LocalFacilitator, NetworkPattern, Price};
 use t402_evm::chain::call_typed;
 use t402_evm::contracts::IErc20;
-use t402_evm::permit2::PERMIT2;
 use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
 use t402_server::facilitator::HttpFacilitator;
 use t402_server::{PaymentLayer, PaymentOption, Route};
 use t402_testkit::{AnvilWorld, NodeServer, npm_package_installed, private_key_hex, serve};
 use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
 
-const NAME: &str = "Permit Dollar";
-const VERSION: &str = "1";
+const NAME: &str = t402_testkit::PERMIT_TOKEN_NAME;
+const VERSION: &str = t402_testkit::PERMIT_TOKEN_VERSION;
 const CEILING: u64 = 40_000;
 
 struct UptoWorld {
@@ -48,41 +46,11 @@ impl UptoWorld {
 
     /// A payer with 1 token and an allowance to Permit2.
     async fn payer(&self) -> PrivateKeySigner {
-        let payer = PrivateKeySigner::random();
-        let anvil = &self.world.anvil;
-        anvil
-            .mint(self.token, payer.address(), U256::from(1_000_000u64))
-            .await;
-        anvil
-            .set_balance(payer.address(), U256::from(10u64).pow(U256::from(18)))
-            .await;
-        anvil
-            .chain
-            .raw_request("anvil_impersonateAccount", json!([payer.address()]))
-            .await
-            .unwrap();
-        let call = IErc20::approveCall {
-            spender: PERMIT2,
-            value: U256::MAX,
-        };
-        let receipt = anvil
-            .send_as(
-                payer.address(),
-                Some(self.token),
-                Bytes::from(call.abi_encode()),
-            )
-            .await;
-        assert!(receipt.success);
-        payer
+        self.world.permit_payer(self.token, true).await
     }
 
     async fn funded_key(&self) -> PrivateKeySigner {
-        let key = PrivateKeySigner::random();
-        self.world
-            .anvil
-            .set_balance(key.address(), U256::from(10u64).pow(U256::from(19)))
-            .await;
-        key
+        self.world.funded_key().await
     }
 
     /// Our facilitator on anvil serving `upto`.

@@ -314,6 +314,144 @@ impl AnvilWorld {
     }
 }
 
+/// The EIP-712 name of the permit token the Permit2 and `upto` suites deploy.
+pub const PERMIT_TOKEN_NAME: &str = "Permit Dollar";
+
+/// The EIP-712 version of that permit token.
+pub const PERMIT_TOKEN_VERSION: &str = "1";
+
+/// The calldata of `approve(Permit2, max)`.
+fn approve_permit2_calldata() -> Vec<u8> {
+    use alloy_sol_types::SolCall;
+    t402_evm::contracts::IErc20::approveCall {
+        spender: t402_evm::permit2::PERMIT2,
+        value: U256::MAX,
+    }
+    .abi_encode()
+}
+
+/// The in-process devnet with the permit token (ERC-20 + EIP-2612, no EIP-3009: paid through
+/// Permit2), a payer holding [`PAYER_FUNDS`] that has approved Permit2, and an EVM facilitator
+/// with one funded key.
+#[derive(Debug)]
+pub struct PermitDevnet {
+    /// The chain.
+    pub devnet: Arc<Devnet>,
+    /// The permit token.
+    pub token: Address,
+    /// The payer.
+    pub payer: PrivateKeySigner,
+    /// A fresh address to be paid.
+    pub pay_to: Address,
+    /// The facilitator's chain and key (wrap it for `exact` or `upto`).
+    pub evm: Arc<ExactEvmFacilitator>,
+}
+
+impl PermitDevnet {
+    /// A devnet on chain [`CHAIN`] on the system clock.
+    pub fn new() -> Self {
+        let devnet = Arc::new(Devnet::new(CHAIN));
+        let token = devnet
+            .deploy_permit_token(PERMIT_TOKEN_NAME, PERMIT_TOKEN_VERSION, "PUSD", 6)
+            .expect("the permit token deploys");
+        let payer = PrivateKeySigner::random();
+        devnet
+            .mint(token, payer.address(), U256::from(PAYER_FUNDS))
+            .expect("mints");
+        let approved = devnet
+            .execute_as(payer.address(), Some(token), approve_permit2_calldata())
+            .expect("approves");
+        assert!(approved.success, "approve(Permit2) reverted");
+        let key = PrivateKeySigner::random();
+        devnet.fund(key.address(), gas_money());
+        let evm = ExactEvmFacilitator::new(
+            devnet.clone(),
+            FacilitatorSigners::new(CHAIN, [key]).expect("one key"),
+        )
+        .expect("signers and chain agree")
+        .with_receipt_poll_interval(Duration::from_millis(5));
+        Self {
+            devnet,
+            token,
+            payer,
+            pay_to: Address::random(),
+            evm: Arc::new(evm),
+        }
+    }
+
+    /// `amount` atomic units of the permit token, with its EIP-712 name and version.
+    pub fn price(&self, amount: u64) -> Price {
+        let mut extra = serde_json::Map::new();
+        extra.insert("name".into(), serde_json::json!(PERMIT_TOKEN_NAME));
+        extra.insert("version".into(), serde_json::json!(PERMIT_TOKEN_VERSION));
+        Price::Asset(
+            AssetAmount::new(self.token.to_checksum(None), amount.into()).with_extra(extra),
+        )
+    }
+
+    /// The permit token balance of `who`.
+    pub async fn balance(&self, who: Address) -> U256 {
+        self.devnet
+            .token_balance(self.token, who)
+            .await
+            .expect("the devnet answers")
+    }
+}
+
+impl Default for PermitDevnet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AnvilWorld {
+    /// Deploys the permit token on the world's anvil.
+    pub async fn deploy_permit_token(&self) -> Address {
+        self.anvil
+            .deploy_permit_token(PERMIT_TOKEN_NAME, PERMIT_TOKEN_VERSION, "PUSD", 6)
+            .await
+    }
+
+    /// A payer holding [`PAYER_FUNDS`] of `token` and gas money, that has approved Permit2 when
+    /// `approved`.
+    pub async fn permit_payer(&self, token: Address, approved: bool) -> PrivateKeySigner {
+        let payer = PrivateKeySigner::random();
+        let anvil = &self.anvil;
+        anvil
+            .mint(token, payer.address(), U256::from(PAYER_FUNDS))
+            .await;
+        anvil
+            .set_balance(payer.address(), U256::from(10u64).pow(U256::from(18)))
+            .await;
+        if approved {
+            anvil
+                .chain
+                .raw_request(
+                    "anvil_impersonateAccount",
+                    serde_json::json!([payer.address()]),
+                )
+                .await
+                .expect("anvil impersonates");
+            let receipt = anvil
+                .send_as(
+                    payer.address(),
+                    Some(token),
+                    approve_permit2_calldata().into(),
+                )
+                .await;
+            assert!(receipt.success, "approve(Permit2) reverted");
+        }
+        payer
+    }
+
+    /// A facilitator key with gas money on the world's anvil.
+    pub async fn funded_key(&self) -> PrivateKeySigner {
+        let key = PrivateKeySigner::random();
+        self.anvil.set_balance(key.address(), gas_money()).await;
+        key
+    }
+}
+
 /// `amount` atomic units of the test token at `token`, with its EIP-712 name and version.
 pub fn test_token_price(token: Address, amount: u64) -> Price {
     let mut extra = serde_json::Map::new();

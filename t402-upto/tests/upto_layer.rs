@@ -6,85 +6,48 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{Address, U256};
-use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::SolCall;
+use alloy_primitives::U256;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use t402_client::{Client, Payer, SpendPolicy};
-use t402_core::{
-    Amount, AssetAmount, Facilitator, LocalFacilitator, Network, NetworkPattern, Price,
-};
-use t402_evm::chain::call_typed;
-use t402_evm::contracts::IErc20;
-use t402_evm::devnet::Devnet;
-use t402_evm::permit2::PERMIT2;
-use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
+use t402_core::{Amount, Facilitator, LocalFacilitator, Network, NetworkPattern};
 use t402_server::{PaymentLayer, PaymentOption, Route, SettlementAmount};
+use t402_testkit::PermitDevnet;
 use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
 
 const CHAIN: u64 = 31337;
 const CEILING: u64 = 100_000;
 
 struct World {
-    devnet: Arc<Devnet>,
-    token: Address,
-    payer: PrivateKeySigner,
-    pay_to: Address,
+    chain: PermitDevnet,
     facilitator: Arc<dyn Facilitator>,
+}
+
+impl std::ops::Deref for World {
+    type Target = PermitDevnet;
+
+    fn deref(&self) -> &PermitDevnet {
+        &self.chain
+    }
 }
 
 impl World {
     fn new() -> Self {
-        let devnet = Arc::new(Devnet::new(CHAIN));
-        let token = devnet
-            .deploy_permit_token("Permit Dollar", "1", "PUSD", 6)
-            .unwrap();
-        let payer = PrivateKeySigner::random();
-        devnet
-            .mint(token, payer.address(), U256::from(1_000_000u64))
-            .unwrap();
-        let approve = IErc20::approveCall {
-            spender: PERMIT2,
-            value: U256::MAX,
-        };
-        assert!(
-            devnet
-                .execute_as(payer.address(), Some(token), approve.abi_encode())
-                .unwrap()
-                .success
-        );
-        let key = PrivateKeySigner::random();
-        devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
-        let evm = Arc::new(
-            ExactEvmFacilitator::new(
-                devnet.clone(),
-                FacilitatorSigners::new(CHAIN, [key]).unwrap(),
-            )
-            .unwrap()
-            .with_receipt_poll_interval(Duration::from_millis(5)),
-        );
+        let chain = PermitDevnet::new();
         let facilitator = LocalFacilitator::new().register(
             [Network::eip155(CHAIN)],
-            Arc::new(UptoEvmFacilitator::new(evm)),
+            Arc::new(UptoEvmFacilitator::new(chain.evm.clone())),
         );
         Self {
-            devnet,
-            token,
-            payer,
-            pay_to: Address::random(),
+            chain,
             facilitator: Arc::new(facilitator),
         }
     }
 
     /// `GET /metered/*` priced at a ceiling of [`CEILING`], answered by `app`'s handlers.
     async fn serve(&self, app: Router) -> String {
-        let extra = serde_json::json!({"name": "Permit Dollar", "version": "1"});
-        let price = Price::Asset(
-            AssetAmount::new(self.token.to_checksum(None), CEILING.into())
-                .with_extra(extra.as_object().unwrap().clone()),
-        );
+        let price = self.price(CEILING);
         let layer = PaymentLayer::builder()
             .facilitator(self.facilitator.clone())
             .mechanism(NetworkPattern::parse("eip155:*").unwrap(), UptoEvmServer)
@@ -126,15 +89,7 @@ impl World {
     }
 
     async fn received(&self) -> U256 {
-        call_typed(
-            self.devnet.as_ref(),
-            self.token,
-            &IErc20::balanceOfCall {
-                account: self.pay_to,
-            },
-        )
-        .await
-        .unwrap()
+        self.balance(self.pay_to).await
     }
 }
 

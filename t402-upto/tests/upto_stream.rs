@@ -7,8 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{Address, U256};
-use alloy_signer_local::PrivateKeySigner;
+use alloy_primitives::U256;
 use alloy_sol_types::SolCall;
 use axum::Router;
 use axum::body::Body;
@@ -17,17 +16,13 @@ use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 use t402_client::{Client, Payer, SpendPolicy};
-use t402_core::{
-    Amount, AssetAmount, Facilitator, LocalFacilitator, Network, NetworkPattern, Price,
-};
-use t402_evm::chain::call_typed;
+use t402_core::{Amount, Facilitator, LocalFacilitator, Network, NetworkPattern};
 use t402_evm::contracts::IErc20;
-use t402_evm::devnet::Devnet;
 use t402_evm::permit2::PERMIT2;
-use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
 use t402_server::{
     Meter, PaymentEvent, PaymentFailure, PaymentHooks, PaymentLayer, PaymentOption, Route,
 };
+use t402_testkit::PermitDevnet;
 use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
 
 const CHAIN: u64 = 31337;
@@ -36,52 +31,27 @@ const CEILING: u64 = 20_000;
 const PER_EVENT: u64 = 1_000;
 
 struct World {
-    devnet: Arc<Devnet>,
-    token: Address,
-    payer: PrivateKeySigner,
-    pay_to: Address,
+    chain: PermitDevnet,
     facilitator: Arc<dyn Facilitator>,
+}
+
+impl std::ops::Deref for World {
+    type Target = PermitDevnet;
+
+    fn deref(&self) -> &PermitDevnet {
+        &self.chain
+    }
 }
 
 impl World {
     fn new() -> Self {
-        let devnet = Arc::new(Devnet::new(CHAIN));
-        let token = devnet
-            .deploy_permit_token("Permit Dollar", "1", "PUSD", 6)
-            .unwrap();
-        let payer = PrivateKeySigner::random();
-        devnet
-            .mint(token, payer.address(), U256::from(1_000_000u64))
-            .unwrap();
-        let approve = IErc20::approveCall {
-            spender: PERMIT2,
-            value: U256::MAX,
-        };
-        assert!(
-            devnet
-                .execute_as(payer.address(), Some(token), approve.abi_encode())
-                .unwrap()
-                .success
-        );
-        let key = PrivateKeySigner::random();
-        devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
-        let evm = Arc::new(
-            ExactEvmFacilitator::new(
-                devnet.clone(),
-                FacilitatorSigners::new(CHAIN, [key]).unwrap(),
-            )
-            .unwrap()
-            .with_receipt_poll_interval(Duration::from_millis(5)),
-        );
+        let chain = PermitDevnet::new();
         let facilitator = LocalFacilitator::new().register(
             [Network::eip155(CHAIN)],
-            Arc::new(UptoEvmFacilitator::new(evm)),
+            Arc::new(UptoEvmFacilitator::new(chain.evm.clone())),
         );
         Self {
-            devnet,
-            token,
-            payer,
-            pay_to: Address::random(),
+            chain,
             facilitator: Arc::new(facilitator),
         }
     }
@@ -93,11 +63,7 @@ impl World {
 
     /// [`serve`](Self::serve), reporting failures to `hooks`.
     async fn serve_with_hooks(&self, hooks: Failures) -> String {
-        let extra = serde_json::json!({"name": "Permit Dollar", "version": "1"});
-        let price = Price::Asset(
-            AssetAmount::new(self.token.to_checksum(None), CEILING.into())
-                .with_extra(extra.as_object().unwrap().clone()),
-        );
+        let price = self.price(CEILING);
         let option = PaymentOption::new(
             "upto",
             Network::eip155(CHAIN),
@@ -171,15 +137,7 @@ impl World {
     }
 
     async fn received(&self) -> U256 {
-        call_typed(
-            self.devnet.as_ref(),
-            self.token,
-            &IErc20::balanceOfCall {
-                account: self.pay_to,
-            },
-        )
-        .await
-        .unwrap()
+        self.balance(self.pay_to).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod facilitator;
+pub mod mcp_paid_tool;
 pub mod metered_stream;
 pub mod paid_api;
 pub mod quickstart;

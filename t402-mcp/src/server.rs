@@ -9,8 +9,9 @@ use rmcp::model::{CallToolRequest, CallToolResult, ClientRequest, ServerResult};
 use rmcp::service::{NotificationContext, RequestContext, Service};
 use rmcp::{ErrorData as McpError, RoleServer};
 use t402_core::{
-    Facilitator, FacilitatorRequest, Network, PaymentPayload, PaymentRequired, PaymentRequirements,
-    Price, PriceError, Reason, ResourceInfo, ServerMechanism, SettleResponse, VerifyRequest,
+    Claim, Facilitator, FacilitatorRequest, Network, PaymentId, PaymentPayload, PaymentRequired,
+    PaymentRequirements, Price, PriceError, Reason, ResourceInfo, ServerMechanism, SettleResponse,
+    SettlementStore, VerifyRequest,
 };
 
 use crate::codec;
@@ -122,7 +123,12 @@ pub struct PaidTools<S> {
     inner: S,
     tools: Arc<HashMap<String, PaidTool>>,
     facilitator: Arc<dyn Facilitator>,
+    store: Option<Arc<dyn SettlementStore>>,
+    mechanisms: Vec<Arc<dyn ServerMechanism>>,
 }
+
+/// Seconds a claim outlives the payment's `maxTimeoutSeconds`.
+const CLAIM_MARGIN_SECS: u64 = 60;
 
 impl<S> std::fmt::Debug for PaidTools<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,6 +145,64 @@ impl<S: Service<RoleServer>> PaidTools<S> {
             inner,
             tools: Arc::new(HashMap::new()),
             facilitator,
+            store: None,
+            mechanisms: Vec::new(),
+        }
+    }
+
+    /// Refuses a payment presented again (`t402_payment_replayed`), as the HTTP layer's replay
+    /// guard does: each payment is claimed in `store` before it is verified; the claim is given
+    /// back when nothing was charged (refused, or the tool failed) and kept once settled. The
+    /// payment's id comes from a registered [`mechanism`](Self::mechanism) of its scheme, else
+    /// from the facilitator (an in-process `LocalFacilitator` names them).
+    #[must_use]
+    pub fn replay_guard(mut self, store: Arc<dyn SettlementStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// A server mechanism naming payments of its scheme for the replay guard.
+    #[must_use]
+    pub fn mechanism(mut self, mechanism: Arc<dyn ServerMechanism>) -> Self {
+        self.mechanisms.push(mechanism);
+        self
+    }
+
+    /// Claims the payment of `request`; `Err` with the answer when it cannot be served.
+    async fn claim(
+        &self,
+        tool: &PaidTool,
+        request: &FacilitatorRequest,
+    ) -> Result<Option<(Arc<dyn SettlementStore>, PaymentId)>, CallToolResult> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        let FacilitatorRequest::V2(verify) = request else {
+            return Ok(None);
+        };
+        let requirements = &verify.payment_requirements;
+        let id = self
+            .mechanisms
+            .iter()
+            .filter(|mechanism| mechanism.scheme() == requirements.scheme)
+            .find_map(|mechanism| mechanism.payment_id(&verify.payment_payload, requirements))
+            .or_else(|| self.facilitator.payment_id(request));
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let expires_at = now
+            .saturating_add(requirements.max_timeout_seconds)
+            .saturating_add(CLAIM_MARGIN_SECS);
+        match store.claim(&id, expires_at).await {
+            Ok(Claim::Claimed) => Ok(Some((store.clone(), id))),
+            Ok(_) => Err(tool.required_result(Reason::T402PaymentReplayed.as_str())),
+            Err(err) => {
+                tracing::error!(error = %err, "the settlement store cannot be reached");
+                Err(tool.required_result(Reason::T402SettlementStoreUnavailable.as_str()))
+            }
         }
     }
 
@@ -178,29 +242,52 @@ impl<S: Service<RoleServer>> PaidTools<S> {
         };
         let facilitator_request =
             FacilitatorRequest::V2(VerifyRequest::new(payment, requirements.clone()));
+        let claimed = match self.claim(tool, &facilitator_request).await {
+            Ok(claimed) => claimed,
+            Err(refused) => return answer(refused),
+        };
+        // Nothing was charged: the payer may present the payment again.
+        let release = |claimed: Option<(Arc<dyn SettlementStore>, PaymentId)>| async move {
+            if let Some((store, id)) = claimed
+                && let Err(err) = store.release(&id).await
+            {
+                tracing::warn!(error = %err, payment = %id, "a claim could not be released");
+            }
+        };
         match self.facilitator.verify(&facilitator_request).await {
             Ok(verified) if verified.is_valid => {}
             Ok(refused) => {
+                release(claimed).await;
                 let reason = refused
                     .invalid_reason
                     .map_or_else(|| "invalid_payment".to_owned(), |r| r.as_str().to_owned());
                 return answer(tool.required_result(&reason));
             }
             Err(err) => {
+                release(claimed).await;
                 tracing::error!(error = %err, tool = tool.name, "verification could not be done");
                 return answer(tool.required_result(err.reason().as_str()));
             }
         }
-        let output = self
+        let output = match self
             .inner
             .handle_request(ClientRequest::CallToolRequest(request), context)
-            .await?;
+            .await
+        {
+            Ok(output) => output,
+            Err(err) => {
+                release(claimed).await;
+                return Err(err);
+            }
+        };
         let ServerResult::CallToolResult(mut result) = output else {
             // Not a complete result (an input request or a task): nothing to settle yet.
+            release(claimed).await;
             return Ok(output);
         };
         if result.is_error == Some(true) {
             // The tool failed: nothing is charged.
+            release(claimed).await;
             return answer(result);
         }
         match self.facilitator.settle(&facilitator_request).await {

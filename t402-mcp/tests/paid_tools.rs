@@ -118,6 +118,8 @@ impl World {
         facilitator: Arc<dyn Facilitator>,
     ) -> RunningService<RoleClient, NoClient> {
         let server = PaidTools::new(Weather::new(), facilitator)
+            .replay_guard(Arc::new(t402_core::MemorySettlementStore::new()))
+            .mechanism(Arc::new(t402_evm::ExactEvmServer))
             .tool(PaidTool::new("get_weather", vec![self.offer()]).description("Weather"))
             .tool(PaidTool::new("broken", vec![self.offer()]));
         let (client_side, server_side) = tokio::io::duplex(64 * 1024);
@@ -363,4 +365,30 @@ async fn a_failed_settlement_withholds_the_output_and_reports_the_settlement() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_payment_presented_again_is_refused_and_settles_once() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    let peer = client.peer();
+    let unpaid = peer
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+        .unwrap();
+    let required = codec::read_payment_required(&unpaid).unwrap();
+    let payer = world.payer();
+    let challenge = t402_client::Challenge::from_json(required).unwrap();
+    let prepared = payer
+        .prepare(&challenge, "mcp://tool/get_weather", None)
+        .await
+        .unwrap();
+    let mut params = CallToolRequestParams::new("get_weather");
+    codec::attach_payment(&mut params, prepared.payment.to_json());
+    let first = peer.call_tool(params.clone()).await.unwrap();
+    assert!(codec::read_settlement(&first).unwrap().success);
+    let again = peer.call_tool(params).await.unwrap();
+    let refused = codec::read_payment_required(&again).expect("payment required again");
+    assert_eq!(refused["error"], "t402_payment_replayed");
+    assert_eq!(world.received().await, U256::from(PRICE));
 }

@@ -104,7 +104,7 @@ pub(crate) struct ChainConfig {
 async fn evm_chain(
     chain: &ChainConfig,
     network: &Network,
-) -> Result<Arc<dyn t402_core::FacilitatorMechanism>, CliError> {
+) -> Result<Arc<ExactEvmFacilitator>, CliError> {
     let chain_id = network
         .eip155_chain_id()
         .ok_or_else(|| CliError::new(exit::INPUT, format!("{network} is not an EVM chain")))?;
@@ -191,24 +191,34 @@ pub(crate) async fn build(path: &std::path::Path) -> Result<(Config, LocalFacili
         let network = Network::parse(&chain.network).map_err(|err| {
             CliError::new(exit::INPUT, format!("network {}: {err}", chain.network))
         })?;
-        let mechanism: Arc<dyn t402_core::FacilitatorMechanism> =
-            match network.as_str().split(':').next() {
-                Some("eip155") => evm_chain(chain, &network).await?,
-                Some("solana") => solana_chain(chain, &network).await?,
-                _ => {
-                    return Err(CliError::new(
-                        exit::INPUT,
-                        format!(
-                            "{network}: only EVM (eip155:*) and Solana (solana:*) chains are served"
-                        ),
-                    ));
-                }
-            };
+        // EVM chains also settle `upto` (protocol v2), with the same keys and records.
+        let (mechanism, upto): (
+            Arc<dyn t402_core::FacilitatorMechanism>,
+            Option<Arc<dyn t402_core::FacilitatorMechanism>>,
+        ) = match network.as_str().split(':').next() {
+            Some("eip155") => {
+                let evm = evm_chain(chain, &network).await?;
+                let upto = Arc::new(t402_upto::UptoEvmFacilitator::new(evm.clone()));
+                (evm, Some(upto))
+            }
+            Some("solana") => (solana_chain(chain, &network).await?, None),
+            _ => {
+                return Err(CliError::new(
+                    exit::INPUT,
+                    format!(
+                        "{network}: only EVM (eip155:*) and Solana (solana:*) chains are served"
+                    ),
+                ));
+            }
+        };
         if network.legacy_name().is_some() {
             // v1 clients and servers name the chain by its v1 name (`base-sepolia`).
             facilitator = facilitator
                 .register_v1([network.clone()], mechanism.clone())
                 .expect("the network has a v1 name");
+        }
+        if let Some(upto) = upto {
+            facilitator = facilitator.register([network.clone()], upto);
         }
         facilitator = facilitator.register([network], mechanism);
     }

@@ -509,6 +509,21 @@ key_envs = ["T402_TEST_KEY"]
     };
     assert!(listed(2, "eip155:84532"), "{supported}");
     assert!(listed(1, "base-sepolia"), "{supported}");
+    // `upto` beside `exact` on EVM chains (v2), naming the key that settles.
+    let upto = kinds
+        .iter()
+        .find(|kind| kind["scheme"] == "upto" && kind["network"] == "eip155:84532")
+        .unwrap_or_else(|| panic!("no upto kind: {supported}"));
+    assert_eq!(
+        upto["extra"]["facilitatorAddress"],
+        key.address().to_checksum(None)
+    );
+    assert!(
+        supported["extensions"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("eip2612GasSponsoring"))
+    );
 
     let pay_to = Address::random();
     let server = t402_testkit::NodeServer::spawn(

@@ -40,10 +40,7 @@ impl PermitWorld {
             return None;
         }
         let world = AnvilWorld::start().await?;
-        let token = world
-            .anvil
-            .deploy_permit_token(NAME, VERSION, "PUSD", 6)
-            .await;
+        let token = world.deploy_permit_token().await;
         Some(Self { world, token })
     }
 
@@ -86,13 +83,7 @@ impl PermitWorld {
     }
 
     async fn balance(&self, who: Address) -> U256 {
-        call_typed(
-            &self.world.anvil.chain,
-            self.token,
-            &IErc20::balanceOfCall { account: who },
-        )
-        .await
-        .unwrap()
+        self.world.balance_of(self.token, who).await
     }
 
     async fn allowance(&self, owner: Address) -> U256 {
@@ -108,19 +99,8 @@ impl PermitWorld {
         .unwrap()
     }
 
-    /// Runs the reference script with `input`.
-    async fn reference(&self, input: Value) -> Value {
-        let output = t402_testkit::reference_script(input).await;
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-
     async fn reference_fetch(&self, url: &str, payer: &PrivateKeySigner) -> Value {
-        self.reference(json!({
+        t402_testkit::reference_json(json!({
             "command": "fetch",
             "url": url,
             "privateKey": private_key_hex(payer),
@@ -257,15 +237,14 @@ async fn the_reference_facilitator_settles_our_permit2_payloads() {
         let mut payment = PaymentPayload::new(requirements.clone().into(), signed.payload);
         payment.extensions = signed.extensions;
         let before = world.balance(world.world.pay_to).await;
-        let answer = world
-            .reference(json!({
-                "command": "facilitate",
-                "rpcUrl": world.world.anvil.url,
-                "privateKey": private_key_hex(&facilitator_key),
-                "payment": payment,
-                "requirements": requirements,
-            }))
-            .await;
+        let answer = t402_testkit::reference_json(json!({
+            "command": "facilitate",
+            "rpcUrl": world.world.anvil.url,
+            "privateKey": private_key_hex(&facilitator_key),
+            "payment": payment,
+            "requirements": requirements,
+        }))
+        .await;
         assert_eq!(answer["verify"]["isValid"], true, "{answer}");
         assert_eq!(answer["settle"]["success"], true, "{answer}");
         assert_eq!(
@@ -290,9 +269,10 @@ async fn the_reference_client_signs_what_our_facilitator_settles_and_network_nam
         "maxTimeoutSeconds": 120,
         "extra": world.extra(),
     });
-    let signed = world
-        .reference(json!({"command": "sign", "privateKey": private_key_hex(&payer), "requirements": requirements}))
-        .await;
+    let signed = t402_testkit::reference_json(
+        json!({"command": "sign", "privateKey": private_key_hex(&payer), "requirements": requirements}),
+    )
+    .await;
     // The reference writes the nonce in decimal and the proxy as spender.
     let auth = &signed["payload"]["permit2Authorization"];
     assert!(

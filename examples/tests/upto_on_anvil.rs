@@ -14,8 +14,6 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use t402_client::{Client, Payer, SpendPolicy};
 use t402_core::{AssetAmount, Facilitator, LocalFacilitator, NetworkPattern, Price};
-use t402_evm::chain::call_typed;
-use t402_evm::contracts::IErc20;
 use t402_evm::{ExactEvmFacilitator, FacilitatorSigners};
 use t402_server::facilitator::HttpFacilitator;
 use t402_server::{PaymentLayer, PaymentOption, Route};
@@ -37,10 +35,7 @@ impl UptoWorld {
             return None;
         }
         let world = AnvilWorld::start().await?;
-        let token = world
-            .anvil
-            .deploy_permit_token(NAME, VERSION, "PUSD", 6)
-            .await;
+        let token = world.deploy_permit_token().await;
         Some(Self { world, token })
     }
 
@@ -110,19 +105,11 @@ impl UptoWorld {
     }
 
     async fn received(&self) -> U256 {
-        call_typed(
-            &self.world.anvil.chain,
-            self.token,
-            &IErc20::balanceOfCall {
-                account: self.world.pay_to,
-            },
-        )
-        .await
-        .unwrap()
+        self.world.balance_of(self.token, self.world.pay_to).await
     }
 
     async fn reference_fetch(&self, url: &str, payer: &PrivateKeySigner) -> Value {
-        let output = t402_testkit::reference_script(json!({
+        t402_testkit::reference_json(json!({
             "command": "fetch",
             "url": url,
             "privateKey": private_key_hex(payer),
@@ -133,13 +120,7 @@ impl UptoWorld {
                 "maxAmountPerPayment": CEILING.to_string(),
             },
         }))
-        .await;
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+        .await
     }
 }
 

@@ -274,7 +274,6 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
         let Some(chain) = &self.chain else {
             return Ok(signed);
         };
-        let chain_error = |err: crate::chain::ChainError| MechanismError::Chain(Box::new(err));
         let payer = authorization.from;
         let token = authorization.token;
         let allowance = call_typed(
@@ -349,7 +348,6 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
         use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
         use alloy_eips::eip2718::Encodable2718;
         use alloy_sol_types::SolCall;
-        let chain_error = |err: crate::chain::ChainError| MechanismError::Chain(Box::new(err));
         let payer = self.signer.address();
         let nonce = chain.nonce(payer).await.map_err(chain_error)?;
         let fees = chain.fees().await.map_err(chain_error)?;
@@ -383,6 +381,11 @@ impl<S: Signer + Send + Sync + 'static> ExactEvmClient<S> {
             nonce,
         })
     }
+}
+
+/// A read of the chain failed while paying.
+fn chain_error(err: crate::chain::ChainError) -> MechanismError {
+    MechanismError::Chain(Box::new(err))
 }
 
 /// The gas limit of a signed approval (the reference client's).

@@ -166,7 +166,8 @@ fn parse_b256(field: &'static str, text: &str) -> Result<B256, PayloadError> {
     parse_fixed_hex(field, text, 64)
 }
 
-fn parse_uint(field: &'static str, text: &str) -> Result<U256, PayloadError> {
+/// Parses a decimal integer below 2^256.
+pub(crate) fn parse_uint(field: &'static str, text: &str) -> Result<U256, PayloadError> {
     t402_core::Amount::parse(text)
         .map(|amount| amount.as_u256())
         .map_err(|_| PayloadError::Field {

@@ -285,9 +285,14 @@ impl AnvilWorld {
 
     /// What `who` holds of the test token.
     pub async fn token_balance(&self, who: Address) -> U256 {
+        self.balance_of(self.token, who).await
+    }
+
+    /// The balance of `who` in `token` (any ERC-20).
+    pub async fn balance_of(&self, token: Address, who: Address) -> U256 {
         t402_evm::chain::call_typed(
             &self.anvil.chain,
-            self.token,
+            token,
             &t402_evm::contracts::IEip3009Token::balanceOfCall { account: who },
         )
         .await
@@ -507,6 +512,17 @@ pub async fn serve_priced_report(
 ) -> String {
     let base = serve(priced_report(token, pay_to, facilitator).await).await;
     format!("{base}/report")
+}
+
+/// [`reference_script`] that must succeed: its JSON answer.
+pub async fn reference_json(input: serde_json::Value) -> serde_json::Value {
+    let output = reference_script(input).await;
+    assert!(
+        output.status.success(),
+        "reference script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the reference script answers JSON")
 }
 
 /// Runs `node scripts/x402-reference.mjs` with `input` on its standard input (off the async

@@ -3,94 +3,30 @@
 //! forms) and exactly that is settled; usage above the ceiling is an error and nothing is
 //! settled; no report settles the whole ceiling.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use alloy_primitives::U256;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use t402_client::{Client, Payer, SpendPolicy};
-use t402_core::{Amount, Facilitator, LocalFacilitator, Network, NetworkPattern};
-use t402_server::{PaymentLayer, PaymentOption, Route, SettlementAmount};
-use t402_testkit::PermitDevnet;
-use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
+use common::{World, serve};
+use t402_client::Client;
+use t402_core::Amount;
+use t402_server::{Route, SettlementAmount};
 
-const CHAIN: u64 = 31337;
 const CEILING: u64 = 100_000;
 
-struct World {
-    chain: PermitDevnet,
-    facilitator: Arc<dyn Facilitator>,
-}
-
-impl std::ops::Deref for World {
-    type Target = PermitDevnet;
-
-    fn deref(&self) -> &PermitDevnet {
-        &self.chain
-    }
-}
-
-impl World {
-    fn new() -> Self {
-        let chain = PermitDevnet::new();
-        let facilitator = LocalFacilitator::new().register(
-            [Network::eip155(CHAIN)],
-            Arc::new(UptoEvmFacilitator::new(chain.evm.clone())),
-        );
-        Self {
-            chain,
-            facilitator: Arc::new(facilitator),
-        }
-    }
-
-    /// `GET /metered/*` priced at a ceiling of [`CEILING`], answered by `app`'s handlers.
-    async fn serve(&self, app: Router) -> String {
-        let price = self.price(CEILING);
-        let layer = PaymentLayer::builder()
-            .facilitator(self.facilitator.clone())
-            .mechanism(NetworkPattern::parse("eip155:*").unwrap(), UptoEvmServer)
-            .route(
-                "GET /metered/{kind}",
-                Route::new(PaymentOption::new(
-                    "upto",
-                    Network::eip155(CHAIN),
-                    price,
-                    self.pay_to.to_checksum(None),
-                )),
-            )
-            .build_and_initialize()
-            .await
-            .expect("the layer initializes");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app.layer(layer)).await.unwrap() });
-        base
-    }
-
-    fn client(&self) -> Client {
-        let payer = Payer::new()
-            .mechanism(
-                NetworkPattern::parse("eip155:*").unwrap(),
-                Arc::new(UptoEvmClient::new(self.payer.clone())),
-            )
-            .policy(
-                SpendPolicy::new()
-                    .allow_asset(
-                        Network::eip155(CHAIN),
-                        &self.token.to_checksum(None),
-                        6,
-                        Some("0.1"),
-                    )
-                    .unwrap(),
-            );
-        Client::builder().payer(payer).build().unwrap()
-    }
-
-    async fn received(&self) -> U256 {
-        self.balance(self.pay_to).await
-    }
+/// `GET /metered/*` priced at a ceiling of [`CEILING`], answered by `app`'s handlers.
+async fn serve_metered(world: &World, app: Router) -> String {
+    let layer = world
+        .layer()
+        .route("GET /metered/{kind}", Route::new(world.option(CEILING)))
+        .build_and_initialize()
+        .await
+        .expect("the layer initializes");
+    serve(app.layer(layer)).await
 }
 
 fn overrides(amount: &'static str) -> impl IntoResponse {
@@ -125,7 +61,7 @@ fn app() -> Router {
 #[tokio::test]
 async fn the_layer_settles_what_the_handler_reports() {
     let world = World::new();
-    let base = world.serve(app()).await;
+    let base = serve_metered(&world, app()).await;
     let client = world.client();
     let mut expected = U256::ZERO;
     for (kind, used) in [
@@ -156,7 +92,7 @@ async fn the_layer_settles_what_the_handler_reports() {
 #[tokio::test]
 async fn usage_above_the_ceiling_is_an_error_and_nothing_is_settled() {
     let world = World::new();
-    let base = world.serve(app()).await;
+    let base = serve_metered(&world, app()).await;
     let response = world
         .client()
         .get(&format!("{base}/metered/above"))
@@ -173,24 +109,9 @@ async fn usage_above_the_ceiling_is_an_error_and_nothing_is_settled() {
 #[tokio::test]
 async fn the_budget_books_the_ceiling_then_keeps_only_what_was_settled() {
     let world = World::new();
-    let base = world.serve(app()).await;
+    let base = serve_metered(&world, app()).await;
     let budget = t402_client::Budget::new("0.15", Duration::from_secs(3600)).unwrap();
-    let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(UptoEvmClient::new(world.payer.clone())),
-        )
-        .policy(
-            SpendPolicy::new()
-                .allow_asset(
-                    Network::eip155(CHAIN),
-                    &world.token.to_checksum(None),
-                    6,
-                    Some("0.1"),
-                )
-                .unwrap()
-                .budget(budget.clone()),
-        );
+    let payer = world.payer().policy(world.policy().budget(budget.clone()));
     let client = Client::builder().payer(payer).build().unwrap();
     // Ceilings of 0.1 each: with the whole ceiling kept, the second request would not fit.
     for (round, spent) in [(1, "0.001234"), (2, "0.002468"), (3, "0.003702")] {
@@ -207,34 +128,15 @@ async fn the_budget_books_the_ceiling_then_keeps_only_what_was_settled() {
 #[tokio::test]
 async fn a_replayed_upto_payment_is_refused_and_settles_once() {
     let world = World::new();
-    let base = world.serve(app()).await;
+    let base = serve_metered(&world, app()).await;
     let url = format!("{base}/metered/typed");
     let http = reqwest::Client::new();
     let challenge = http.get(&url).send().await.unwrap();
     let headers = challenge.headers().clone();
     let body = challenge.bytes().await.unwrap();
-    let payer = Payer::new().mechanism(
-        NetworkPattern::parse("eip155:*").unwrap(),
-        Arc::new(UptoEvmClient::new(world.payer.clone())),
-    );
+    let payer = world.payer();
     let read = payer.read_challenge(&headers, &body).unwrap();
-    let prepared = payer
-        .prepare(
-            &read,
-            &url,
-            Some(
-                &SpendPolicy::new()
-                    .allow_asset(
-                        Network::eip155(CHAIN),
-                        &world.token.to_checksum(None),
-                        6,
-                        Some("0.1"),
-                    )
-                    .unwrap(),
-            ),
-        )
-        .await
-        .unwrap();
+    let prepared = payer.prepare(&read, &url, None).await.unwrap();
     let first = http
         .get(&url)
         .header(prepared.header_name, prepared.header_value.clone())

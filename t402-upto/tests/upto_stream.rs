@@ -3,6 +3,8 @@
 //! streamed when the stream ends — at its natural end, at the ceiling, and when the client goes
 //! away — with the receipt as the stream's last event (or a trailer for a chunked body).
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,130 +17,47 @@ use axum::extract::Extension;
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
-use t402_client::{Client, Payer, SpendPolicy};
-use t402_core::{Amount, Facilitator, LocalFacilitator, Network, NetworkPattern};
+use common::{World, serve};
+use t402_core::Amount;
 use t402_evm::contracts::IErc20;
 use t402_evm::permit2::PERMIT2;
-use t402_server::{
-    Meter, PaymentEvent, PaymentFailure, PaymentHooks, PaymentLayer, PaymentOption, Route,
-};
-use t402_testkit::PermitDevnet;
-use t402_upto::{UptoEvmClient, UptoEvmFacilitator, UptoEvmServer};
+use t402_server::{Meter, PaymentEvent, PaymentFailure, PaymentHooks, Route};
 
-const CHAIN: u64 = 31337;
 /// The ceiling: 20 events at [`PER_EVENT`].
 const CEILING: u64 = 20_000;
 const PER_EVENT: u64 = 1_000;
 
-struct World {
-    chain: PermitDevnet,
-    facilitator: Arc<dyn Facilitator>,
-}
-
-impl std::ops::Deref for World {
-    type Target = PermitDevnet;
-
-    fn deref(&self) -> &PermitDevnet {
-        &self.chain
-    }
-}
-
-impl World {
-    fn new() -> Self {
-        let chain = PermitDevnet::new();
-        let facilitator = LocalFacilitator::new().register(
-            [Network::eip155(CHAIN)],
-            Arc::new(UptoEvmFacilitator::new(chain.evm.clone())),
-        );
-        Self {
-            chain,
-            facilitator: Arc::new(facilitator),
-        }
-    }
-
-    /// Serves the streaming handlers, metered at a ceiling of [`CEILING`].
-    async fn serve(&self) -> String {
-        self.serve_with_hooks(Failures::default()).await
-    }
-
-    /// [`serve`](Self::serve), reporting failures to `hooks`.
-    async fn serve_with_hooks(&self, hooks: Failures) -> String {
-        let price = self.price(CEILING);
-        let option = PaymentOption::new(
-            "upto",
-            Network::eip155(CHAIN),
-            price,
-            self.pay_to.to_checksum(None),
-        );
-        let layer = PaymentLayer::builder()
-            .facilitator(self.facilitator.clone())
-            .mechanism(NetworkPattern::parse("eip155:*").unwrap(), UptoEvmServer)
-            .route("GET /stream/{kind}", Route::new(option).metered())
-            .hooks(hooks)
-            .build_and_initialize()
-            .await
-            .expect("the layer initializes");
-        let app = Router::new()
+/// Serves the streaming handlers, metered at a ceiling of [`CEILING`], reporting failures to
+/// `hooks`.
+async fn serve_streams(world: &World, hooks: Failures) -> String {
+    let layer = world
+        .layer()
+        .route(
+            "GET /stream/{kind}",
+            Route::new(world.option(CEILING)).metered(),
+        )
+        .hooks(hooks)
+        .build_and_initialize()
+        .await
+        .expect("the layer initializes");
+    serve(
+        Router::new()
             .route("/stream/{kind}", get(stream))
-            .layer(layer);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        base
-    }
+            .layer(layer),
+    )
+    .await
+}
 
-    /// A signed payment for `url`'s offer: the header's name and value.
-    async fn payment_header(&self, url: &str) -> (&'static str, http::HeaderValue) {
-        let challenge = reqwest::Client::new().get(url).send().await.unwrap();
-        assert_eq!(challenge.status(), 402);
-        let headers = challenge.headers().clone();
-        let body = challenge.bytes().await.unwrap();
-        let payer = self.payer();
-        let read = payer.read_challenge(&headers, &body).unwrap();
-        let prepared = payer.prepare(&read, url, None).await.unwrap();
-        (prepared.header_name, prepared.header_value.clone())
-    }
-
-    fn payer(&self) -> Payer {
-        Payer::new()
-            .mechanism(
-                NetworkPattern::parse("eip155:*").unwrap(),
-                Arc::new(UptoEvmClient::new(self.payer.clone())),
-            )
-            .policy(
-                SpendPolicy::new()
-                    .allow_asset(
-                        Network::eip155(CHAIN),
-                        &self.token.to_checksum(None),
-                        6,
-                        Some("0.1"),
-                    )
-                    .unwrap(),
-            )
-    }
-
-    fn client(&self) -> Client {
-        let payer = Payer::new()
-            .mechanism(
-                NetworkPattern::parse("eip155:*").unwrap(),
-                Arc::new(UptoEvmClient::new(self.payer.clone())),
-            )
-            .policy(
-                SpendPolicy::new()
-                    .allow_asset(
-                        Network::eip155(CHAIN),
-                        &self.token.to_checksum(None),
-                        6,
-                        Some("0.1"),
-                    )
-                    .unwrap(),
-            );
-        Client::builder().payer(payer).build().unwrap()
-    }
-
-    async fn received(&self) -> U256 {
-        self.balance(self.pay_to).await
-    }
+/// A signed payment for `url`'s offer: the header's name and value.
+async fn payment_header(world: &World, url: &str) -> (&'static str, http::HeaderValue) {
+    let challenge = reqwest::Client::new().get(url).send().await.unwrap();
+    assert_eq!(challenge.status(), 402);
+    let headers = challenge.headers().clone();
+    let body = challenge.bytes().await.unwrap();
+    let payer = world.payer();
+    let read = payer.read_challenge(&headers, &body).unwrap();
+    let prepared = payer.prepare(&read, url, None).await.unwrap();
+    (prepared.header_name, prepared.header_value.clone())
 }
 
 /// `/stream/five`: five token events, then the end. `/stream/endless`: events until the meter
@@ -187,7 +106,7 @@ async fn stream(
 #[tokio::test]
 async fn a_stream_that_ends_settles_what_it_streamed_and_ends_with_the_receipt() {
     let world = World::new();
-    let base = world.serve().await;
+    let base = serve_streams(&world, Failures::default()).await;
     let response = world
         .client()
         .get(&format!("{base}/stream/five"))
@@ -214,7 +133,7 @@ async fn a_stream_that_ends_settles_what_it_streamed_and_ends_with_the_receipt()
 #[tokio::test]
 async fn reaching_the_ceiling_ends_the_stream() {
     let world = World::new();
-    let base = world.serve().await;
+    let base = serve_streams(&world, Failures::default()).await;
     let response = world
         .client()
         .get(&format!("{base}/stream/endless"))
@@ -235,10 +154,10 @@ async fn reaching_the_ceiling_ends_the_stream() {
 #[tokio::test]
 async fn a_client_that_leaves_early_pays_for_what_was_streamed() {
     let world = World::new();
-    let base = world.serve().await;
+    let base = serve_streams(&world, Failures::default()).await;
     let url = format!("{base}/stream/slow");
     // Pay by hand and read the stream ourselves, then go away after three events.
-    let (name, value) = world.payment_header(&url).await;
+    let (name, value) = payment_header(&world, &url).await;
     let mut paid = reqwest::Client::new()
         .get(&url)
         .header(name, value)
@@ -274,9 +193,9 @@ async fn a_client_that_leaves_early_pays_for_what_was_streamed() {
 async fn a_chunked_stream_carries_the_receipt_in_a_trailer() {
     use http_body_util::BodyExt;
     let world = World::new();
-    let base = world.serve().await;
+    let base = serve_streams(&world, Failures::default()).await;
     let url = format!("{base}/stream/chunked");
-    let (name, value) = world.payment_header(&url).await;
+    let (name, value) = payment_header(&world, &url).await;
     let stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
         .await
         .unwrap();
@@ -326,7 +245,7 @@ impl PaymentHooks for Failures {
 async fn a_settlement_that_fails_after_streaming_is_reported_and_in_the_receipt() {
     let world = World::new();
     let failures = Failures::default();
-    let base = world.serve_with_hooks(failures.clone()).await;
+    let base = serve_streams(&world, failures.clone()).await;
     let client = world.client();
     let url = format!("{base}/stream/five_slowly");
     let streaming = tokio::spawn(async move { client.get(&url).send().await });

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use t402_core::JsonObject;
 
 use super::{Permit2Authorization, Witness};
-use crate::eip3009::parse_address;
+use crate::eip3009::{parse_address, parse_uint};
 use crate::error::PayloadError;
 
 #[derive(Serialize, Deserialize)]
@@ -94,14 +94,14 @@ impl Permit2Payload {
             authorization: Permit2Authorization {
                 from: parse_address("from", &json.from)?,
                 token: parse_address("permitted.token", &json.permitted.token)?,
-                amount: parse_decimal("permitted.amount", &json.permitted.amount)?,
+                amount: parse_uint("permitted.amount", &json.permitted.amount)?,
                 spender: parse_address("spender", &json.spender)?,
                 nonce: parse_nonce(&json.nonce)?,
-                deadline: parse_decimal("deadline", &json.deadline)?,
+                deadline: parse_uint("deadline", &json.deadline)?,
                 witness: Witness {
                     to: parse_address("witness.to", &json.witness.to)?,
                     facilitator,
-                    valid_after: parse_decimal("witness.validAfter", &json.witness.valid_after)?,
+                    valid_after: parse_uint("witness.validAfter", &json.witness.valid_after)?,
                 },
             },
         })
@@ -136,15 +136,6 @@ impl Permit2Payload {
     }
 }
 
-fn parse_decimal(field: &'static str, text: &str) -> Result<U256, PayloadError> {
-    t402_core::Amount::parse(text)
-        .map(|amount| amount.as_u256())
-        .map_err(|_| PayloadError::Field {
-            field,
-            value: text.to_owned(),
-        })
-}
-
 fn parse_nonce(text: &str) -> Result<U256, PayloadError> {
     match text.strip_prefix("0x") {
         Some(hex) if !hex.is_empty() && hex.len() <= 64 => {
@@ -157,7 +148,7 @@ fn parse_nonce(text: &str) -> Result<U256, PayloadError> {
             field: "nonce",
             value: text.to_owned(),
         }),
-        None => parse_decimal("nonce", text),
+        None => parse_uint("nonce", text),
     }
 }
 

@@ -21,7 +21,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::json::{self, StrictJsonError};
 use crate::reason::Reason;
@@ -236,14 +235,19 @@ impl Codec {
 
     /// Reads JSON bytes of `kind` into `T` (strict JSON, version checked first).
     fn decode_json<T: DeserializeOwned>(kind: HeaderKind, json: &[u8]) -> Result<T, CodecError> {
-        let value = json::from_slice_strict::<Value>(json)
-            .map_err(|source| CodecError::Json { kind, source })?;
-        if let Some(expected) = kind.expected_version() {
-            ProtocolVersion::of_json(&value)
+        let text =
+            json::check_unique_keys(json).map_err(|source| CodecError::Json { kind, source })?;
+        let read = serde_json::from_str(text);
+        // A message that does not read is told apart: the wrong version, or the wrong shape.
+        if read.is_err()
+            && let Some(expected) = kind.expected_version()
+        {
+            ProtocolVersion::of_json_bytes(json)
+                .map_err(|source| CodecError::Shape { kind, source })?
                 .and_then(|version| version.expect(expected))
                 .map_err(|source| CodecError::Version { kind, source })?;
         }
-        serde_json::from_value(value).map_err(|source| CodecError::Shape { kind, source })
+        read.map_err(|source| CodecError::Shape { kind, source })
     }
 
     /// Decodes `PAYMENT-REQUIRED`.

@@ -4,11 +4,12 @@
 //! could mean different things to different readers. Payment messages are read through
 //! [`from_slice_strict`], which refuses them.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 
 /// Why strict JSON reading failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,88 +27,169 @@ pub enum StrictJsonError {
 }
 
 /// Reads `T` from JSON bytes, refusing duplicate keys.
+///
+/// Two passes over the bytes: the first checks the syntax and that no object repeats a key,
+/// allocating nothing for keys without escapes; the second is serde_json's own typed reading.
+/// No intermediate JSON value is built.
 pub fn from_slice_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StrictJsonError> {
+    let text = check_unique_keys(bytes)?;
+    serde_json::from_str(text).map_err(StrictJsonError::Shape)
+}
+
+/// Checks that `bytes` is one JSON value (nothing after it) whose objects never repeat a key,
+/// and gives them back as text. The UTF-8 is checked once, here: reading the text again
+/// (`serde_json::from_str`) does not check each string anew.
+pub fn check_unique_keys(bytes: &[u8]) -> Result<&str, StrictJsonError> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        // serde_json words the error and says where (its reading of strings checks UTF-8).
+        let error = match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Err(error) => error,
+            Ok(_) => serde::de::Error::custom("invalid UTF-8"),
+        };
+        return Err(StrictJsonError::Syntax(error));
+    };
     let duplicate = RefCell::new(None);
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = ValueSeed {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    UniqueKeys {
         duplicate: &duplicate,
     }
     .deserialize(&mut deserializer)
-    .and_then(|value| deserializer.end().map(|()| value))
+    .and_then(|()| deserializer.end())
     .map_err(|err| match duplicate.take() {
         Some(key) => StrictJsonError::DuplicateKey(key),
         None => StrictJsonError::Syntax(err),
     })?;
-    serde_json::from_value(value).map_err(StrictJsonError::Shape)
+    Ok(text)
 }
 
+/// Objects with more keys than this are checked with a hash set instead of a scan.
+const SCANNED_KEYS: usize = 16;
+
+/// Walks a JSON value, failing at the first object that repeats a key.
 #[derive(Clone, Copy)]
-struct ValueSeed<'a> {
+struct UniqueKeys<'a> {
     duplicate: &'a RefCell<Option<String>>,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Value;
+impl<'de> Visitor<'de> for UniqueKeys<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element_seed(self)? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: Option<HashSet<Cow<'de, str>>> = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let repeated = match &mut many {
+                Some(set) => !set.insert(key.clone()),
+                None if seen.len() >= SCANNED_KEYS => {
+                    let mut set: HashSet<_> = seen.drain(..).collect();
+                    let repeated = !set.insert(key.clone());
+                    many = Some(set);
+                    repeated
+                }
+                None => {
+                    let repeated = seen.contains(&key);
+                    seen.push(key.clone());
+                    repeated
+                }
+            };
+            if repeated {
                 let message = format!("duplicate key `{key}`");
-                *self.duplicate.borrow_mut() = Some(key);
+                *self.duplicate.borrow_mut() = Some(key.into_owned());
                 return Err(serde::de::Error::custom(message));
             }
-            let value = map.next_value_seed(self)?;
-            object.insert(key, value);
+            map.next_value_seed(self)?;
         }
-        Ok(Value::Object(object))
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+pub(crate) struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn refuses_duplicates_written_differently_and_in_large_objects() {
+        // An escaped key is the same key.
+        assert!(matches!(
+            from_slice_strict::<Value>(br#"{"a":1,"\u0061":2}"#),
+            Err(StrictJsonError::DuplicateKey(key)) if key == "a"
+        ));
+        // Past the scanned keys, the hash set finds the repeat (first, middle and last keys).
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        for repeated in ["k0", "k20", "k39"] {
+            let text = format!("{{{},\"{repeated}\":0}}", keys.join(","));
+            assert!(matches!(
+                from_slice_strict::<Value>(text.as_bytes()),
+                Err(StrictJsonError::DuplicateKey(key)) if key == repeated
+            ));
+        }
+        let text = format!("{{{}}}", keys.join(","));
+        let value: Value = from_slice_strict(text.as_bytes()).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), 40);
+    }
 
     #[test]
     fn refuses_duplicates_at_any_depth() {

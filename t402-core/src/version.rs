@@ -107,7 +107,7 @@ impl ProtocolVersion {
         Self { number, key }
     }
 
-    fn resolve(x402: Option<u32>, t402: Option<u32>) -> Result<Self, VersionError> {
+    pub(crate) fn resolve(x402: Option<u32>, t402: Option<u32>) -> Result<Self, VersionError> {
         match (x402, t402) {
             (None, None) => Err(VersionError::Missing),
             (Some(number), None) => Ok(Self::new(number, VersionKey::X402)),
@@ -137,6 +137,13 @@ impl ProtocolVersion {
             }
         };
         Self::resolve(read(X402_VERSION_KEY)?, read(T402_VERSION_KEY)?)
+    }
+
+    /// Reads the version of JSON bytes (an object) without deserializing the rest of them. The
+    /// bytes must be JSON; other errors are the same as [`of_json`](Self::of_json)'s.
+    pub fn of_json_bytes(bytes: &[u8]) -> Result<Result<Self, VersionError>, serde_json::Error> {
+        let fields: VersionFields = serde_json::from_slice(bytes)?;
+        Ok(Self::of_json(&fields.0))
     }
 
     /// Checks that the number is `expected`.
@@ -279,6 +286,62 @@ pub(crate) mod optional {
             Err(VersionError::Missing) => Ok(None),
             Err(other) => Err(serde::de::Error::custom(other)),
         }
+    }
+}
+
+/// A JSON value reduced to its version fields: an object holding only `x402Version` and
+/// `t402Version` where present, `null` for anything but an object. Other fields are skipped
+/// unread.
+pub(crate) struct VersionFields(pub(crate) Value);
+
+impl<'de> Deserialize<'de> for VersionFields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = VersionFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VersionFields, A::Error> {
+                let mut fields = serde_json::Map::new();
+                while let Some(key) = map.next_key_seed(crate::json::KeySeed)? {
+                    if key == X402_VERSION_KEY || key == T402_VERSION_KEY {
+                        fields.insert(key.into_owned(), map.next_value::<Value>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(VersionFields(Value::Object(fields)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<VersionFields, E> {
+                Ok(VersionFields(Value::Null))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<VersionFields, E> {
+                Ok(VersionFields(Value::Null))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<VersionFields, E> {
+                Ok(VersionFields(Value::Null))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<VersionFields, E> {
+                Ok(VersionFields(Value::Null))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<VersionFields, E> {
+                Ok(VersionFields(Value::Null))
+            }
+            fn visit_unit<E>(self) -> Result<VersionFields, E> {
+                Ok(VersionFields(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<VersionFields, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(VersionFields(Value::Null))
+            }
+        }
+        deserializer.deserialize_any(Fields)
     }
 }
 

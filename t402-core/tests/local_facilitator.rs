@@ -275,3 +275,60 @@ fn malformed_requests_are_typed_errors() {
     let top = json!({"x402Version": 2, "t402Version": 1, "paymentPayload": {"x402Version": 2}, "paymentRequirements": {}});
     assert!(FacilitatorRequest::from_json(top).is_err());
 }
+
+#[test]
+fn reading_bytes_answers_as_reading_a_json_value() {
+    use t402_core::wire::FacilitatorRequestError;
+    let v2 = json!({
+        "x402Version": 2,
+        "paymentPayload": {"x402Version": 2, "accepted": {"scheme": "exact", "network": "eip155:84532",
+            "amount": "10", "asset": "0xasset", "payTo": "0xpayee", "maxTimeoutSeconds": 60},
+            "payload": {"ok": true}, "future": [1, {"a": null}]},
+        "paymentRequirements": {"scheme": "exact", "network": "eip155:84532", "amount": "10",
+            "asset": "0xasset", "payTo": "0xpayee", "maxTimeoutSeconds": 60},
+        "later": "kept"
+    });
+    let v1 = json!({
+        "t402Version": 1,
+        "paymentPayload": {"t402Version": 1, "scheme": "exact", "network": "base-sepolia", "payload": {}},
+        "paymentRequirements": {"scheme": "exact", "network": "base-sepolia", "maxAmountRequired": "1",
+            "resource": "https://example.com/r", "description": "", "mimeType": "", "payTo": "0xp",
+            "maxTimeoutSeconds": 60, "asset": "0xa"}
+    });
+    for body in [v2, v1] {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let from_bytes = FacilitatorRequest::from_slice_strict(&bytes).unwrap();
+        assert_eq!(from_bytes, FacilitatorRequest::from_json(body).unwrap());
+    }
+    // The same refusals, with the same words.
+    for body in [
+        json!({"paymentRequirements": {}}),
+        json!({"paymentPayload": {"x402Version": 3}, "paymentRequirements": {}}),
+        json!({"paymentPayload": {"x402Version": 2}, "paymentRequirements": {}}),
+        json!({"paymentPayload": {"x402Version": 2}}),
+        json!({"paymentPayload": "text", "paymentRequirements": {}}),
+        json!({"paymentPayload": {"x402Version": "2"}, "paymentRequirements": {}}),
+        json!({"paymentPayload": {"x402Version": 2, "t402Version": 1}, "paymentRequirements": {}}),
+        json!({"x402Version": 2, "t402Version": 1, "paymentPayload": {"x402Version": 2}, "paymentRequirements": {}}),
+        json!([1, 2]),
+    ] {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let from_bytes = FacilitatorRequest::from_slice_strict(&bytes).unwrap_err();
+        let from_value = FacilitatorRequest::from_json(body.clone()).unwrap_err();
+        assert_eq!(
+            std::mem::discriminant(&from_bytes),
+            std::mem::discriminant(&from_value),
+            "{body}: {from_bytes} / {from_value}"
+        );
+    }
+    // Repeated keys and broken JSON are refused before anything is read.
+    for text in [
+        r#"{"paymentPayload":{"x402Version":2,"x402Version":1},"paymentRequirements":{}}"#,
+        r#"{"paymentPayload":{"x402Version":2}} trailing"#,
+    ] {
+        assert!(matches!(
+            FacilitatorRequest::from_slice_strict(text.as_bytes()),
+            Err(FacilitatorRequestError::Strict(_))
+        ));
+    }
+}

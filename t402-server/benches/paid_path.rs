@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p t402-server --bench paid_path` (`T402_LOAD_SECONDS`, default 5;
 //! `T402_LOAD_CONNECTIONS`, default 32; `T402_LOAD_ROUNDS`, default 3; `T402_LOAD_PAYMENTS`,
-//! default 5000).
+//! default 20000; `T402_LOAD_ONLY=paid` or `bare` runs only those requests, for a profiler).
 
 // A benchmark binary reports on stdout.
 #![allow(missing_docs)]
@@ -27,7 +27,7 @@ fn main() {
     let seconds = t402_testkit::env_number("T402_LOAD_SECONDS", 5);
     let connections = t402_testkit::env_number("T402_LOAD_CONNECTIONS", 32);
     let rounds = t402_testkit::env_number("T402_LOAD_ROUNDS", 3);
-    let payments = t402_testkit::env_number("T402_LOAD_PAYMENTS", 5000);
+    let payments = t402_testkit::env_number("T402_LOAD_PAYMENTS", 20000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,13 +66,27 @@ fn main() {
         let client = ExactEvmClient::new(PrivateKeySigner::random());
 
         let (mut bare, mut unpaid, mut paid) = (Vec::new(), Vec::new(), Vec::new());
+        // `T402_LOAD_ONLY=paid` runs only the paid requests, `bare` only the bare route (for a
+        // profiler).
+        let only = std::env::var("T402_LOAD_ONLY").unwrap_or_default();
+        if only == "bare" {
+            let rate =
+                t402_testkit::request_rate(&format!("{api}/bare"), 200, connections, seconds).await;
+            println!("bare axum route {rate:>10.0} req/s");
+            return;
+        }
+        let only_paid = only == "paid";
         for _ in 0..rounds {
-            bare.push(
-                t402_testkit::request_rate(&format!("{api}/bare"), 200, connections, seconds).await,
-            );
-            unpaid.push(
-                t402_testkit::request_rate(&format!("{api}/paid"), 402, connections, seconds).await,
-            );
+            if !only_paid {
+                bare.push(
+                    t402_testkit::request_rate(&format!("{api}/bare"), 200, connections, seconds)
+                        .await,
+                );
+                unpaid.push(
+                    t402_testkit::request_rate(&format!("{api}/paid"), 402, connections, seconds)
+                        .await,
+                );
+            }
             let mut signed = Vec::with_capacity(payments as usize);
             for _ in 0..payments {
                 let payload = client.create_payload(2, &accepted, None).await.unwrap();
@@ -83,19 +97,22 @@ fn main() {
             }
             paid.push(t402_testkit::paid_rate(&format!("{api}/paid"), signed, connections).await);
         }
+        if only_paid {
+            println!("paid (verify+settle) {:>10.0} req/s", median(paid));
+            return;
+        }
+        // The machine's speed drifts between rounds: each round's ratio is taken to its own
+        // bare run, and the median of those ratios is reported beside the median rates.
+        let ratios = |rates: &[f64]| median(rates.iter().zip(&bare).map(|(r, b)| r / b).collect());
+        let (unpaid_ratio, paid_ratio) = (ratios(&unpaid), ratios(&paid));
         let (bare, unpaid, paid) = (median(bare), median(unpaid), median(paid));
         println!(
             "paid path: {connections} connections, {seconds} s runs, {payments} payments, \
-             median of {rounds} rounds; facilitator over HTTP answering at once"
+             median of {rounds} rounds (rates) and of the rounds' ratios; facilitator over HTTP \
+             answering at once"
         );
         println!("  bare axum route        {bare:>10.0} req/s  (baseline)");
-        println!(
-            "  402 challenge          {unpaid:>10.0} req/s  {:.3}x",
-            unpaid / bare
-        );
-        println!(
-            "  paid (verify+settle)   {paid:>10.0} req/s  {:.3}x",
-            paid / bare
-        );
+        println!("  402 challenge          {unpaid:>10.0} req/s  {unpaid_ratio:.3}x");
+        println!("  paid (verify+settle)   {paid:>10.0} req/s  {paid_ratio:.3}x");
     });
 }

@@ -156,7 +156,9 @@ where
     ResBody::Error: Into<BoxError>,
 {
     let requirements = accepted.event.requirements.clone();
-    let verified = match verify(state, priced, accepted).await {
+    // One request for verification and settlement (unless usage changes the amount).
+    let facilitator_request = accepted.facilitator_request(&requirements);
+    let verified = match verify(state, priced, accepted, &facilitator_request).await {
         Ok(verified) => verified,
         Err(error) => return (Ok(answer(error)), Outcome::Release),
     };
@@ -177,7 +179,14 @@ where
     };
     if priced.route.settle_mode == SettleMode::BeforeHandler {
         settling();
-        let settled = match settle(state, priced.pattern.as_str(), accepted, &requirements).await {
+        let settled = match settle(
+            state,
+            priced.pattern.as_str(),
+            accepted,
+            &facilitator_request,
+        )
+        .await
+        {
             Ok(settled) => settled,
             Err(error) => {
                 let outcome = settle_outcome(&error);
@@ -221,15 +230,23 @@ where
             Outcome::Release,
         );
     }
-    let held = hold_response(priced, &parts, body).await.and_then(|bytes| {
-        used_requirements(&mut parts, &requirements).map(|to_settle| (bytes, to_settle))
-    });
-    let (bytes, to_settle) = match held {
+    let held = hold_response(priced, &parts, body)
+        .await
+        .and_then(|bytes| used_requirements(&mut parts, &requirements).map(|used| (bytes, used)));
+    let (bytes, used) = match held {
         Ok(held) => held,
         Err(error) => return (Ok(answer(error)), Outcome::Release),
     };
     settling();
-    match settle(state, priced.pattern.as_str(), accepted, &to_settle).await {
+    let used_request;
+    let settle_request = match used {
+        None => &facilitator_request,
+        Some(to_settle) => {
+            used_request = accepted.facilitator_request(&to_settle);
+            &used_request
+        }
+    };
+    match settle(state, priced.pattern.as_str(), accepted, settle_request).await {
         Ok(settled) => {
             attach_settlement(&mut parts.headers, &settled);
             (
@@ -302,7 +319,8 @@ where
         Box::pin(async move {
             let mut to_settle = ceiling;
             to_settle.amount = used;
-            match settle(&state, &pattern, &accepted, &to_settle).await {
+            let request = accepted.facilitator_request(&to_settle);
+            match settle(&state, &pattern, &accepted, &request).await {
                 Ok(settled) => Some(settled),
                 Err(PaymentError::SettlementFailed(failed)) => {
                     tracing::error!(reason = ?failed.error_reason, used = %used, "a metered stream's settlement failed");
@@ -417,6 +435,7 @@ async fn verify(
     state: &LayerState,
     priced: &PricedRoute,
     accepted: &Accepted,
+    request: &FacilitatorRequest,
 ) -> Result<t402_core::VerifyResponse, PaymentError> {
     let Accepted { offers, event, .. } = accepted;
     let route = &priced.route;
@@ -427,9 +446,8 @@ async fn verify(
         report_failure(state, priced.pattern.as_str(), event, &failure).await;
         return Err(offers.refusal(route, StatusCode::PAYMENT_REQUIRED, reason, Some(message)));
     }
-    let request = accepted.facilitator_request(&event.requirements);
     let started = std::time::Instant::now();
-    let verified = state.facilitators.verify(&request).await;
+    let verified = state.facilitators.verify(request).await;
     if let Some(metrics) = &state.metrics {
         metrics.facilitator_call("verify", started.elapsed());
     }
@@ -508,17 +526,18 @@ where
     }
 }
 
-/// The requirements to settle: the matched ones, with the amount the handler reported as used
-/// when it reported one (at most the authorized amount).
+/// The requirements to settle when the handler reported a used amount (at most the authorized
+/// amount): the matched ones with that amount; `None` when it reported none (the matched ones
+/// are settled as they are).
 fn used_requirements(
     parts: &mut http::response::Parts,
     matched: &PaymentRequirements,
-) -> Result<PaymentRequirements, PaymentError> {
-    let mut to_settle = matched.clone();
+) -> Result<Option<PaymentRequirements>, PaymentError> {
     match used_amount(parts, matched) {
         Ok(Some(used)) if used.as_u256() <= matched.amount.as_u256() => {
+            let mut to_settle = matched.clone();
             to_settle.amount = used;
-            Ok(to_settle)
+            Ok(Some(to_settle))
         }
         Ok(Some(used)) => {
             // Never capped silently: the handler's report is wrong, nothing is settled.
@@ -531,7 +550,7 @@ fn used_requirements(
                 ),
             ))
         }
-        Ok(None) => Ok(to_settle),
+        Ok(None) => Ok(None),
         Err(message) => Err(PaymentError::server(
             Reason::InvalidPaymentRequirements,
             message,
@@ -545,7 +564,7 @@ async fn settle(
     state: &LayerState,
     route: &str,
     accepted: &Accepted,
-    requirements: &PaymentRequirements,
+    request: &FacilitatorRequest,
 ) -> Result<SettleResponse, PaymentError> {
     let event = &accepted.event;
     let network = accepted.network_name();
@@ -557,9 +576,8 @@ async fn settle(
         let refused = SettleResponse::failure(reason, network, None).with_message(message);
         return Err(PaymentError::SettlementFailed(Box::new(refused)));
     }
-    let request = accepted.facilitator_request(requirements);
     let started = std::time::Instant::now();
-    let settled = state.facilitators.settle(&request).await;
+    let settled = state.facilitators.settle(request).await;
     if let Some(metrics) = &state.metrics {
         metrics.facilitator_call("settle", started.elapsed());
     }

@@ -14,12 +14,13 @@ use crate::reason::Reason;
 use crate::version::{ProtocolVersion, VersionError};
 
 /// A v2 `/verify` or `/settle` request body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Read by `wire::de` (field by field, unknown fields kept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct VerifyRequest {
     /// The top-level version, when the sender wrote one (older peers do not; the payload's
     /// version is the one that counts).
-    #[serde(flatten, with = "crate::version::optional")]
+    #[serde(flatten, serialize_with = "crate::version::optional::serialize")]
     pub version: Option<ProtocolVersion>,
     /// The client's payment.
     #[serde(rename = "paymentPayload")]
@@ -135,6 +136,106 @@ impl FacilitatorRequest {
     }
 }
 
+impl FacilitatorRequest {
+    /// Reads a request from JSON bytes, refusing duplicate keys, choosing the version from
+    /// `paymentPayload`: the same answers as [`from_json`](Self::from_json) over
+    /// [`from_slice_strict`](crate::json::from_slice_strict), without building a JSON value of
+    /// the whole body first.
+    pub fn from_slice_strict(bytes: &[u8]) -> Result<Self, FacilitatorRequestError> {
+        let text = crate::json::check_unique_keys(bytes)?;
+        // Most requests are v2: a v2 reading succeeds only if the payload says version 2.
+        if let Ok(request) = serde_json::from_str::<VerifyRequest>(text) {
+            return Ok(Self::V2(request));
+        }
+        let peek: Peek = serde_json::from_str(text)?;
+        let payload = peek
+            .payload
+            .ok_or(FacilitatorRequestError::MissingField("paymentPayload"))?;
+        if !peek.requirements {
+            return Err(FacilitatorRequestError::MissingField("paymentRequirements"));
+        }
+        let version = ProtocolVersion::of_json(&payload)?;
+        match version.number {
+            2 => Ok(Self::V2(serde_json::from_str(text)?)),
+            1 => Ok(Self::V1(serde_json::from_str(text)?)),
+            found => Err(VersionError::Unexpected { expected: 2, found }.into()),
+        }
+    }
+}
+
+/// The top level of a request as far as choosing its version needs: the payment payload's
+/// version fields (an object holding only them, `null` when the payload is not an object) and
+/// whether requirements are present. Everything else is skipped unread.
+struct Peek {
+    payload: Option<Value>,
+    requirements: bool,
+}
+
+impl Peek {
+    const EMPTY: Self = Self {
+        payload: None,
+        requirements: false,
+    };
+}
+
+impl<'de> Deserialize<'de> for Peek {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+        struct TopLevel;
+        impl<'de> Visitor<'de> for TopLevel {
+            type Value = Peek;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Peek, A::Error> {
+                let mut peek = Peek::EMPTY;
+                while let Some(key) = map.next_key_seed(crate::json::KeySeed)? {
+                    match key.as_ref() {
+                        "paymentPayload" => {
+                            peek.payload =
+                                Some(map.next_value::<crate::version::VersionFields>()?.0);
+                        }
+                        "paymentRequirements" => {
+                            // Present, even as `null`, as `from_json`'s `get` sees it.
+                            map.next_value::<IgnoredAny>()?;
+                            peek.requirements = true;
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(peek)
+            }
+            // Not an object: nothing is present, as `from_json`'s `get` sees it.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Peek, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Peek::EMPTY)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Peek, E> {
+                Ok(Peek::EMPTY)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Peek, E> {
+                Ok(Peek::EMPTY)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Peek, E> {
+                Ok(Peek::EMPTY)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Peek, E> {
+                Ok(Peek::EMPTY)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Peek, E> {
+                Ok(Peek::EMPTY)
+            }
+            fn visit_unit<E>(self) -> Result<Peek, E> {
+                Ok(Peek::EMPTY)
+            }
+        }
+        deserializer.deserialize_any(TopLevel)
+    }
+}
+
 /// Why a `/verify` or `/settle` body was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -148,6 +249,9 @@ pub enum FacilitatorRequestError {
     /// A field has the wrong type or a required field is missing.
     #[error("invalid request: {0}")]
     Json(#[from] serde_json::Error),
+    /// Not JSON, or an object repeats a key.
+    #[error(transparent)]
+    Strict(#[from] crate::json::StrictJsonError),
 }
 
 impl Serialize for FacilitatorRequest {

@@ -6,6 +6,7 @@
 //! [`VersionKey`](crate::VersionKey) says.
 
 mod accepted;
+mod de;
 mod facilitator;
 mod serde_helpers;
 mod v1;

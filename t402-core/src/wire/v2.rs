@@ -3,23 +3,23 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::serde_helpers::object_or_null;
 use super::{Accepted, JsonObject};
 use crate::amount::Amount;
 use crate::network::Network;
 use crate::version::VersionKey;
 
 /// What a paid resource is (`PaymentRequired.resource`, `PaymentPayload.resource`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Read by `wire::de` (field by field, unknown fields kept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ResourceInfo {
     /// The resource's URL.
     pub url: String,
     /// A human description (servers may send `""`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The MIME type of the resource (servers may send `""`).
-    #[serde(rename = "mimeType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
     /// Fields this version does not know, kept for the round trip.
     #[serde(flatten)]
@@ -53,7 +53,8 @@ impl ResourceInfo {
 }
 
 /// One way to pay for a resource (an element of `accepts`, and the `accepted` echo).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Read by `wire::de` (field by field, unknown fields kept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct PaymentRequirements {
     /// Payment scheme, `exact` or `upto`.
@@ -72,11 +73,7 @@ pub struct PaymentRequirements {
     pub max_timeout_seconds: u64,
     /// Scheme-specific data (EVM `name`/`version`, SVM `feePayer`/`memo`, ...); an object or
     /// `null`, absent when `None`.
-    #[serde(
-        default,
-        deserialize_with = "object_or_null",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extra: Option<Value>,
     /// Fields this version does not know, kept for the round trip.
     #[serde(flatten)]
@@ -188,21 +185,22 @@ impl PaymentRequired {
 }
 
 /// The client's signed payment (`PAYMENT-SIGNATURE`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Read by `wire::de` (field by field, unknown fields kept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct PaymentPayload {
     /// The key naming the protocol version (always 2) when written.
-    #[serde(flatten, with = "crate::version::fixed::v2")]
+    #[serde(flatten, serialize_with = "crate::version::fixed::v2::serialize")]
     pub version_key: VersionKey,
     /// The resource paid for, copied from the challenge.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceInfo>,
     /// The requirements the client chose, exactly as the server sent them.
     pub accepted: Accepted,
     /// The scheme's signed payload (EIP-3009 authorization, Solana transaction, ...).
     pub payload: JsonObject,
     /// Extension data echoed from the challenge.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub extensions: Option<JsonObject>,
     /// Fields this version does not know, kept for the round trip.
     #[serde(flatten)]

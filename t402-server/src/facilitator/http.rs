@@ -16,6 +16,9 @@ use t402_core::{
     VersionKey, wire::FacilitatorRequest,
 };
 
+const APPLICATION_JSON: reqwest::header::HeaderValue =
+    reqwest::header::HeaderValue::from_static("application/json");
+
 /// The default time allowed for `/supported` and `/verify`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -87,6 +90,8 @@ impl Default for RetryPolicy {
 #[derive(Clone)]
 pub struct HttpFacilitator {
     base: Url,
+    /// The endpoints' URLs, joined once.
+    urls: Arc<EndpointUrls>,
     client: Client,
     timeout: Duration,
     settle_timeout: Duration,
@@ -107,6 +112,32 @@ impl fmt::Debug for HttpFacilitator {
             .field("auth", &self.auth.as_ref().map(|_| "<headers hook>"))
             .field("version_key", &self.version_key())
             .finish()
+    }
+}
+
+/// The three endpoints' URLs under a base.
+#[derive(Debug)]
+struct EndpointUrls {
+    supported: Url,
+    verify: Url,
+    settle: Url,
+}
+
+impl EndpointUrls {
+    fn under(base: &Url) -> Option<Self> {
+        Some(Self {
+            supported: base.join(Endpoint::Supported.path()).ok()?,
+            verify: base.join(Endpoint::Verify.path()).ok()?,
+            settle: base.join(Endpoint::Settle.path()).ok()?,
+        })
+    }
+
+    fn of(&self, endpoint: Endpoint) -> &Url {
+        match endpoint {
+            Endpoint::Supported => &self.supported,
+            Endpoint::Verify => &self.verify,
+            Endpoint::Settle => &self.settle,
+        }
     }
 }
 
@@ -135,12 +166,15 @@ impl HttpFacilitator {
         // `join` replaces the last segment unless the base ends with a slash.
         let path = format!("{}/", base.path().trim_end_matches('/'));
         base.set_path(&path);
+        let urls =
+            EndpointUrls::under(&base).ok_or_else(|| HttpFacilitatorError::Url(url.to_owned()))?;
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(HttpFacilitatorError::Client)?;
         Ok(Self {
             base,
+            urls: Arc::new(urls),
             client,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             settle_timeout: DEFAULT_SETTLE_TIMEOUT,
@@ -225,23 +259,19 @@ impl HttpFacilitator {
     async fn send_once(
         &self,
         endpoint: Endpoint,
-        body: Option<&Value>,
+        body: Option<&bytes::Bytes>,
     ) -> Result<(StatusCode, bytes::Bytes), Attempt> {
-        let url = self
-            .base
-            .join(endpoint.path())
-            .map_err(|err| Attempt::Fatal(FacilitatorError::Unavailable(Box::new(err))))?;
+        let url = self.urls.of(endpoint).clone();
         let timeout = match endpoint {
             Endpoint::Settle => self.settle_timeout,
             _ => self.timeout,
         };
         let mut request = match body {
-            Some(body) => self.client.post(url).json(body),
-            None => self
-                .client
-                .get(url)
-                .header(CONTENT_TYPE, "application/json"),
-        };
+            // A clone of `Bytes` shares the encoded body across retries.
+            Some(body) => self.client.post(url).body(body.clone()),
+            None => self.client.get(url),
+        }
+        .header(CONTENT_TYPE, APPLICATION_JSON);
         if let Some(auth) = &self.auth {
             request = request.headers(auth(endpoint));
         }
@@ -286,7 +316,7 @@ impl HttpFacilitator {
     async fn send(
         &self,
         endpoint: Endpoint,
-        body: Option<&Value>,
+        body: Option<&bytes::Bytes>,
     ) -> Result<(StatusCode, bytes::Bytes), FacilitatorError> {
         let attempts = match endpoint {
             Endpoint::Settle => 1,
@@ -313,26 +343,7 @@ impl HttpFacilitator {
         endpoint: Endpoint,
         request: &FacilitatorRequest,
     ) -> Result<T, FacilitatorError> {
-        let mut body = serde_json::to_value(request)
-            .map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
-        let key = self.version_key();
-        // Most requests already name the version as the facilitator reads it: left as they are.
-        if !names_version_with(request, key)
-            && let Some(object) = body.as_object_mut()
-        {
-            // The top level and the payload carry the version; the facilitator reads its key.
-            let rewritten = set_version_key(object, key).and_then(|()| {
-                match object
-                    .get_mut("paymentPayload")
-                    .and_then(Value::as_object_mut)
-                {
-                    Some(payload) => set_version_key(payload, key),
-                    None => Ok(()),
-                }
-            });
-            rewritten
-                .map_err(|err| FacilitatorError::MalformedResponse(format!("request: {err}")))?;
-        }
+        let body = self.encode(request)?;
         let (status, bytes) = self.send(endpoint, Some(&body)).await?;
         if status.is_success() {
             return serde_json::from_slice(&bytes)
@@ -370,6 +381,40 @@ impl HttpFacilitator {
 }
 
 /// Whether `request` names its version (top level and payload) with exactly `key`.
+impl HttpFacilitator {
+    /// The request's JSON, naming the version with the key the facilitator reads. Most requests
+    /// already do and are written straight to bytes; the others go through a JSON value whose
+    /// keys are rewritten.
+    fn encode(&self, request: &FacilitatorRequest) -> Result<bytes::Bytes, FacilitatorError> {
+        let malformed =
+            |err: &dyn fmt::Display| FacilitatorError::MalformedResponse(format!("request: {err}"));
+        let key = self.version_key();
+        if names_version_with(request, key) {
+            return serde_json::to_vec(request)
+                .map(bytes::Bytes::from)
+                .map_err(|err| malformed(&err));
+        }
+        let mut body = serde_json::to_value(request).map_err(|err| malformed(&err))?;
+        if let Some(object) = body.as_object_mut() {
+            // The top level and the payload carry the version; the facilitator reads its key.
+            set_version_key(object, key)
+                .and_then(|()| {
+                    match object
+                        .get_mut("paymentPayload")
+                        .and_then(Value::as_object_mut)
+                    {
+                        Some(payload) => set_version_key(payload, key),
+                        None => Ok(()),
+                    }
+                })
+                .map_err(|err| malformed(&err))?;
+        }
+        serde_json::to_vec(&body)
+            .map(bytes::Bytes::from)
+            .map_err(|err| malformed(&err))
+    }
+}
+
 fn names_version_with(request: &FacilitatorRequest, key: VersionKey) -> bool {
     let (top, payload) = match request {
         FacilitatorRequest::V2(r) => (r.version, r.payment_payload.version_key),

@@ -39,9 +39,8 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::json;
 use t402_core::health::ChainHealth;
-use t402_core::json::from_slice_strict;
 use t402_core::wire::FacilitatorRequest;
 use t402_core::{Facilitator, FacilitatorError, Reason, SettleResponse, VerifyResponse};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -236,8 +235,7 @@ fn error_response(error: PaymentError) -> Response {
 
 /// Reads a request body; the error is the message of a 400.
 fn read_request(body: &Bytes) -> Result<FacilitatorRequest, String> {
-    let value: Value = from_slice_strict(body).map_err(|err| err.to_string())?;
-    FacilitatorRequest::from_json(value).map_err(|err| err.to_string())
+    FacilitatorRequest::from_slice_strict(body).map_err(|err| err.to_string())
 }
 
 fn failure(err: FacilitatorError) -> Response {

@@ -96,6 +96,21 @@ fn main() {
                 )));
             }
             paid.push(t402_testkit::paid_rate(&format!("{api}/paid"), signed, connections).await);
+            if only_paid {
+                eprintln!(
+                    "round {}: paid {:.0} req/s",
+                    paid.len(),
+                    paid[paid.len() - 1]
+                );
+            } else {
+                let round = bare.len();
+                eprintln!(
+                    "round {round}: bare {:.0}, 402 {:.0}, paid {:.0} req/s",
+                    bare[round - 1],
+                    unpaid[round - 1],
+                    paid[round - 1]
+                );
+            }
         }
         if only_paid {
             println!("paid (verify+settle) {:>10.0} req/s", median(paid));

@@ -66,25 +66,27 @@ pub struct Outcome {
     pub payee_balance: U256,
 }
 
-/// Runs the example, writing each step to `out`.
-pub async fn run(out: &mut impl Write) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let devnet = Arc::new(Devnet::new(CHAIN));
-    let token = devnet.deploy_test_token("USD Coin", "2", "USDC", 6)?;
-    let payer = PrivateKeySigner::random();
-    devnet.mint(token, payer.address(), U256::from(1_000_000u64))?;
+/// An in-process facilitator for `devnet` with its own funded key.
+pub fn devnet_facilitator(
+    devnet: &Arc<Devnet>,
+) -> Result<Arc<dyn Facilitator>, Box<dyn std::error::Error>> {
     let key = PrivateKeySigner::random();
     devnet.fund(key.address(), U256::from(10u64).pow(U256::from(18)));
     let evm = ExactEvmFacilitator::new(devnet.clone(), FacilitatorSigners::new(CHAIN, [key])?)?;
-    let facilitator: Arc<dyn Facilitator> =
-        Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)));
-    writeln!(
-        out,
-        "chain      in-process devnet, chain {CHAIN}; test USDC at {}",
-        token.to_checksum(None)
-    )?;
+    Ok(Arc::new(
+        LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)),
+    ))
+}
 
-    // The server: the weather tool, priced at 0.01 of the test token.
-    let pay_to: Address = PrivateKeySigner::random().address();
+/// The weather server with `get_weather` priced at 0.01 of `token` (a test USDC on the devnet),
+/// paid to `pay_to`, verified and settled by `facilitator`. The same wrapper serves any rmcp
+/// transport: in memory here, stdio in the `mcp-weather-stdio` binary, streamable HTTP in
+/// `tests/mcp_transports.rs`.
+pub fn paid_weather(
+    facilitator: Arc<dyn Facilitator>,
+    token: Address,
+    pay_to: Address,
+) -> Result<PaidTools<Weather>, Box<dyn std::error::Error>> {
     let mut extra = serde_json::Map::new();
     extra.insert("name".into(), "USD Coin".into());
     extra.insert("version".into(), "2".into());
@@ -100,7 +102,25 @@ pub async fn run(out: &mut impl Write) -> Result<Outcome, Box<dyn std::error::Er
         60,
     )?
     .description("The weather in Paris");
-    let server = PaidTools::new(Weather::new(), facilitator).tool(tool);
+    Ok(PaidTools::new(Weather::new(), facilitator).tool(tool))
+}
+
+/// Runs the example, writing each step to `out`.
+pub async fn run(out: &mut impl Write) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let devnet = Arc::new(Devnet::new(CHAIN));
+    let token = devnet.deploy_test_token("USD Coin", "2", "USDC", 6)?;
+    let payer = PrivateKeySigner::random();
+    devnet.mint(token, payer.address(), U256::from(1_000_000u64))?;
+    let facilitator = devnet_facilitator(&devnet)?;
+    writeln!(
+        out,
+        "chain      in-process devnet, chain {CHAIN}; test USDC at {}",
+        token.to_checksum(None)
+    )?;
+
+    // The server: the weather tool, priced at 0.01 of the test token.
+    let pay_to: Address = PrivateKeySigner::random().address();
+    let server = paid_weather(facilitator, token, pay_to)?;
     let (client_side, server_side) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_side).await {

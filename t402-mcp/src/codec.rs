@@ -87,22 +87,16 @@ pub fn attach_payment(params: &mut CallToolRequestParams, payment: Value) {
 }
 
 /// The payment in a call's `_meta`, if any: where rmcp puts a received request's `_meta` (the
-/// request context's `meta`), else the request's extensions, else the parameters' own.
+/// request context's `meta`), else the parameters' own.
 pub fn read_payment<'a>(
-    request: &'a rmcp::model::CallToolRequest,
+    params: &'a CallToolRequestParams,
     context_meta: &'a RequestMetaObject,
 ) -> Option<&'a Value> {
     context_meta
         .0
         .0
         .get(PAYMENT_META_KEY)
-        .or_else(|| {
-            request
-                .extensions
-                .get::<RequestMetaObject>()
-                .and_then(|meta| meta.0.0.get(PAYMENT_META_KEY))
-        })
-        .or_else(|| request.params.meta.as_ref()?.0.0.get(PAYMENT_META_KEY))
+        .or_else(|| params.meta.as_ref()?.0.0.get(PAYMENT_META_KEY))
 }
 
 /// Puts the settlement in the result's `_meta`.

@@ -1,13 +1,27 @@
-//! Paid tools: a wrapper around an rmcp server whose priced tools answer a payment-required
-//! result until paid, then verify, run, and settle — in the reference's order — leaving the
+//! Paid tools: a wrapper around an rmcp server handler whose priced tools answer a
+//! payment-required result until paid, then verify, run, and settle — in the reference's order — leaving the
 //! tools' own code unchanged.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rmcp::model::{CallToolRequest, CallToolResult, ClientRequest, ServerResult};
-use rmcp::service::{NotificationContext, RequestContext, Service};
-use rmcp::{ErrorData as McpError, RoleServer};
+use std::borrow::Cow;
+use std::future::Future;
+
+#[allow(deprecated)] // `SetLevelRequestParams`, for the delegated legacy method
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    CancelledNotificationParam, CompleteRequestParams, CompleteResult, CustomNotification,
+    CustomRequest, CustomResult, DiscoverResult, GetPromptRequestParams, GetPromptResponse,
+    GetSkillRequestParams, GetSkillResult, GetTaskParams, GetTaskResult, InitializeRequestParams,
+    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListSkillsResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProtocolVersion, ReadResourceDirectoryRequestParams, ReadResourceDirectoryResult,
+    ReadResourceRequestParams, ReadResourceResponse, ServerConfig, SetLevelRequestParams,
+    SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams, UpdateTaskParams,
+};
+use rmcp::service::{MaybeSendFuture, NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use t402_core::{
     Claim, Facilitator, FacilitatorRequest, Network, PaymentId, PaymentPayload, PaymentRequired,
     PaymentRequirements, Price, PriceError, Reason, ResourceInfo, ServerMechanism, SettleResponse,
@@ -109,8 +123,9 @@ impl PaidTool {
     }
 }
 
-/// An rmcp server whose priced tools must be paid (x402 MCP transport). Everything else passes
-/// through to the wrapped server unchanged; paid tools are listed without an `outputSchema`
+/// An rmcp server handler whose priced tools must be paid (x402 MCP transport). It is itself a
+/// [`ServerHandler`], so it is served like the handler it wraps: over stdio, streamable HTTP or
+/// any other rmcp transport. Everything else passes through to the wrapped handler unchanged; paid tools are listed without an `outputSchema`
 /// (the TypeScript MCP SDK validates `structuredContent` against it even on error results).
 ///
 /// A call of a paid tool: no `_meta["x402/payment"]` → payment-required result; a payment
@@ -138,7 +153,7 @@ impl<S> std::fmt::Debug for PaidTools<S> {
     }
 }
 
-impl<S: Service<RoleServer>> PaidTools<S> {
+impl<S: ServerHandler> PaidTools<S> {
     /// Wraps `inner`, verifying and settling through `facilitator`.
     pub fn new(inner: S, facilitator: Arc<dyn Facilitator>) -> Self {
         Self {
@@ -221,10 +236,10 @@ impl<S: Service<RoleServer>> PaidTools<S> {
     async fn call_paid(
         &self,
         tool: &PaidTool,
-        request: CallToolRequest,
+        request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<ServerResult, McpError> {
-        let answer = |result: CallToolResult| Ok(ServerResult::CallToolResult(result));
+    ) -> Result<CallToolResponse, McpError> {
+        let answer = |result: CallToolResult| Ok(CallToolResponse::Complete(result));
         let Some(raw) = codec::read_payment(&request, &context.meta) else {
             return answer(tool.required_result("Payment required to access this resource"));
         };
@@ -269,18 +284,14 @@ impl<S: Service<RoleServer>> PaidTools<S> {
                 return answer(tool.required_result(err.reason().as_str()));
             }
         }
-        let output = match self
-            .inner
-            .handle_request(ClientRequest::CallToolRequest(request), context)
-            .await
-        {
+        let output = match self.inner.call_tool(request, context).await {
             Ok(output) => output,
             Err(err) => {
                 release(claimed).await;
                 return Err(err);
             }
         };
-        let ServerResult::CallToolResult(mut result) = output else {
+        let CallToolResponse::Complete(mut result) = output else {
             // Not a complete result (an input request or a task): nothing to settle yet.
             release(claimed).await;
             return Ok(output);
@@ -315,58 +326,104 @@ fn settlement_failed(tool: &PaidTool, failed: &SettleResponse) -> CallToolResult
     codec::settlement_failed_result(&required, failed)
 }
 
-impl<S: Service<RoleServer>> Service<RoleServer> for PaidTools<S> {
-    async fn handle_request(
+/// Calls the same method of the wrapped handler.
+macro_rules! delegate {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $out:ty;)*) => {$(
+        fn $name(&self $(, $arg: $ty)*) -> impl Future<Output = $out> + MaybeSendFuture + '_ {
+            self.inner.$name($($arg),*)
+        }
+    )*};
+}
+
+type Context = RequestContext<RoleServer>;
+type Answer<T> = Result<T, McpError>;
+
+// The legacy methods (logging level, resource subscriptions) are delegated too: a wrapped
+// handler that still answers them keeps doing so.
+#[allow(deprecated)]
+impl<S: ServerHandler> ServerHandler for PaidTools<S> {
+    async fn call_tool(
         &self,
-        request: ClientRequest,
-        context: RequestContext<RoleServer>,
-    ) -> Result<ServerResult, McpError> {
-        match request {
-            ClientRequest::CallToolRequest(call) => match self.tools.get(call.params.name.as_ref())
-            {
-                Some(tool) => self.call_paid(tool, call, context).await,
-                None => {
-                    self.inner
-                        .handle_request(ClientRequest::CallToolRequest(call), context)
-                        .await
-                }
-            },
-            ClientRequest::ListToolsRequest(list) => {
-                let listed = self
-                    .inner
-                    .handle_request(ClientRequest::ListToolsRequest(list), context)
-                    .await?;
-                Ok(match listed {
-                    ServerResult::ListToolsResult(mut result) => {
-                        for tool in &mut result.tools {
-                            if self.tools.contains_key(tool.name.as_ref()) {
-                                tool.output_schema = None;
-                            }
-                        }
-                        ServerResult::ListToolsResult(result)
-                    }
-                    other => other,
-                })
-            }
-            other => self.inner.handle_request(other, context).await,
+        request: CallToolRequestParams,
+        context: Context,
+    ) -> Answer<CallToolResponse> {
+        match self.tools.get(request.name.as_ref()) {
+            Some(tool) => self.call_paid(tool, request, context).await,
+            None => self.inner.call_tool(request, context).await,
         }
     }
 
-    fn handle_notification(
+    async fn list_tools(
         &self,
-        notification: <RoleServer as rmcp::service::ServiceRole>::PeerNot,
-        context: NotificationContext<RoleServer>,
-    ) -> impl std::future::Future<Output = Result<(), McpError>> + Send + '_ {
-        self.inner.handle_notification(notification, context)
+        request: Option<PaginatedRequestParams>,
+        context: Context,
+    ) -> Answer<ListToolsResult> {
+        let mut listed = self.inner.list_tools(request, context).await?;
+        for tool in &mut listed.tools {
+            self.strip_output_schema(tool);
+        }
+        Ok(listed)
     }
 
-    fn get_info(&self) -> <RoleServer as rmcp::service::ServiceRole>::Info {
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        let mut tool = self.inner.get_tool(name)?;
+        self.strip_output_schema(&mut tool);
+        Some(tool)
+    }
+
+    fn negotiate_initialize(&self, request: &InitializeRequestParams) -> Answer<InitializeResult> {
+        self.inner.negotiate_initialize(request)
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        self.inner.supported_protocol_versions()
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.inner.accepted_subscription_filter(requested)
+    }
+
+    fn get_info(&self) -> ServerConfig {
         self.inner.get_info()
     }
 
-    fn supported_protocol_versions(
-        &self,
-    ) -> std::borrow::Cow<'static, [rmcp::model::ProtocolVersion]> {
-        self.inner.supported_protocol_versions()
+    delegate! {
+        fn ping(&self, context: Context) -> Answer<()>;
+        fn initialize(&self, request: InitializeRequestParams, context: Context) -> Answer<InitializeResult>;
+        fn discover(&self, context: Context) -> Answer<DiscoverResult>;
+        fn complete(&self, request: CompleteRequestParams, context: Context) -> Answer<CompleteResult>;
+        fn set_level(&self, request: SetLevelRequestParams, context: Context) -> Answer<()>;
+        fn get_prompt(&self, request: GetPromptRequestParams, context: Context) -> Answer<GetPromptResponse>;
+        fn list_prompts(&self, request: Option<PaginatedRequestParams>, context: Context) -> Answer<ListPromptsResult>;
+        fn list_resources(&self, request: Option<PaginatedRequestParams>, context: Context) -> Answer<ListResourcesResult>;
+        fn list_resource_templates(&self, request: Option<PaginatedRequestParams>, context: Context) -> Answer<ListResourceTemplatesResult>;
+        fn read_resource(&self, request: ReadResourceRequestParams, context: Context) -> Answer<ReadResourceResponse>;
+        fn listen(&self, context: SubscriptionContext) -> Answer<()>;
+        fn subscribe(&self, request: SubscribeRequestParams, context: Context) -> Answer<()>;
+        fn unsubscribe(&self, request: UnsubscribeRequestParams, context: Context) -> Answer<()>;
+        fn on_custom_request(&self, request: CustomRequest, context: Context) -> Answer<CustomResult>;
+        fn on_cancelled(&self, notification: CancelledNotificationParam, context: NotificationContext<RoleServer>) -> ();
+        fn on_progress(&self, notification: ProgressNotificationParam, context: NotificationContext<RoleServer>) -> ();
+        fn on_initialized(&self, context: NotificationContext<RoleServer>) -> ();
+        fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) -> ();
+        fn on_custom_notification(&self, notification: CustomNotification, context: NotificationContext<RoleServer>) -> ();
+        fn get_task(&self, request: GetTaskParams, context: Context) -> Answer<GetTaskResult>;
+        fn update_task(&self, request: UpdateTaskParams, context: Context) -> Answer<()>;
+        fn cancel_task(&self, request: CancelTaskParams, context: Context) -> Answer<()>;
+        fn list_skills(&self, request: Option<PaginatedRequestParams>, context: Context) -> Answer<ListSkillsResult>;
+        fn get_skill(&self, request: GetSkillRequestParams, context: Context) -> Answer<GetSkillResult>;
+        fn read_resource_directory(&self, request: ReadResourceDirectoryRequestParams, context: Context) -> Answer<ReadResourceDirectoryResult>;
+    }
+}
+
+impl<S> PaidTools<S> {
+    /// Paid tools are listed without an `outputSchema`.
+    fn strip_output_schema(&self, tool: &mut Tool) {
+        if self.tools.contains_key(tool.name.as_ref()) {
+            tool.output_schema = None;
+        }
     }
 }

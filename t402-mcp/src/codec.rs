@@ -5,7 +5,7 @@
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, MetaObject, RequestMetaObject};
 use serde_json::{Value, json};
-use t402_core::{PaymentRequired, SettleResponse};
+use t402_core::SettleResponse;
 
 /// The request `_meta` key carrying the payment.
 pub const PAYMENT_META_KEY: &str = "x402/payment";
@@ -27,11 +27,8 @@ pub fn payment_required_result(required: &Value) -> CallToolResult {
 
 /// The payment-required result after a failed settlement: the challenge with the settlement
 /// under `x402/payment-response`, and the tool's output withheld.
-pub fn settlement_failed_result(
-    required: &PaymentRequired,
-    settled: &SettleResponse,
-) -> CallToolResult {
-    let mut value = serde_json::to_value(required).expect("a challenge serializes");
+pub fn settlement_failed_result(required: &Value, settled: &SettleResponse) -> CallToolResult {
+    let mut value = required.clone();
     if let Value::Object(object) = &mut value {
         object.insert(
             PAYMENT_RESPONSE_META_KEY.into(),

@@ -3,7 +3,9 @@
 
 mod client;
 pub mod codec;
+mod hooks;
 mod server;
 
 pub use client::{McpPayError, PaidToolResult, PayingClient};
+pub use hooks::{NoHooks, PaidCall, PaidToolHooks};
 pub use server::{PaidTool, PaidTools};

@@ -22,13 +22,19 @@ use rmcp::model::{
 };
 use rmcp::service::{MaybeSendFuture, NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::Value;
+use t402_core::version::ProtocolVersion as X402Version;
+use t402_core::wire::{
+    PaymentPayloadV1, PaymentRequiredV1, PaymentRequirementsV1, VerifyRequestV1,
+};
 use t402_core::{
-    Claim, Facilitator, FacilitatorRequest, Network, PaymentId, PaymentPayload, PaymentRequired,
-    PaymentRequirements, Price, PriceError, Reason, ResourceInfo, ServerMechanism, SettleResponse,
-    SettlementStore, VerifyRequest,
+    Claim, Facilitator, FacilitatorRequest, Network, NetworkError, PaymentId, PaymentPayload,
+    PaymentRequired, PaymentRequirements, Price, PriceError, Reason, ResourceInfo, ServerMechanism,
+    SettleResponse, SettlementStore, VerifyRequest,
 };
 
 use crate::codec;
+use crate::hooks::{NoHooks, PaidCall, PaidToolHooks};
 
 /// A priced tool: what it accepts and how it is named to payers.
 #[derive(Debug, Clone)]
@@ -36,6 +42,8 @@ pub struct PaidTool {
     name: String,
     accepts: Vec<PaymentRequirements>,
     resource: ResourceInfo,
+    /// Challenges in protocol v1 (payments of either version are accepted).
+    v1: bool,
 }
 
 impl PaidTool {
@@ -46,6 +54,7 @@ impl PaidTool {
             resource: ResourceInfo::new(format!("mcp://tool/{name}")),
             name,
             accepts,
+            v1: false,
         }
     }
 
@@ -90,6 +99,18 @@ impl PaidTool {
         self
     }
 
+    /// Challenges in protocol v1, for payers that speak only v1: the payment-required result
+    /// is a v1 `PaymentRequired` (`x402Version: 1`, `maxAmountRequired`, v1 network names, the
+    /// resource in each offer). Payments of either version are accepted; a v1 payment is
+    /// verified and settled as v1. Refused when an offer's network has no v1 name.
+    pub fn protocol_v1(mut self) -> Result<Self, NetworkError> {
+        for offer in &self.accepts {
+            PaymentRequirementsV1::from_v2(offer, &self.resource)?;
+        }
+        self.v1 = true;
+        Ok(self)
+    }
+
     /// The tool's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -100,14 +121,59 @@ impl PaidTool {
         &self.accepts
     }
 
-    /// The challenge, with `error` as its text.
-    fn payment_required(&self, error: &str) -> PaymentRequired {
-        PaymentRequired::new(self.resource.clone(), self.accepts.clone()).with_error(error)
+    /// The challenge, with `error` as its text, in the tool's protocol version.
+    fn payment_required(&self, error: &str) -> Value {
+        if self.v1 {
+            let accepts = self
+                .accepts
+                .iter()
+                .filter_map(|offer| PaymentRequirementsV1::from_v2(offer, &self.resource).ok())
+                .collect();
+            let required = PaymentRequiredV1::new(accepts).with_error(error);
+            return serde_json::to_value(required).expect("a challenge serializes");
+        }
+        let required =
+            PaymentRequired::new(self.resource.clone(), self.accepts.clone()).with_error(error);
+        serde_json::to_value(required).expect("a challenge serializes")
     }
 
     fn required_result(&self, error: &str) -> CallToolResult {
-        let required = serde_json::to_value(self.payment_required(error)).expect("serializes");
-        codec::payment_required_result(&required)
+        codec::payment_required_result(&self.payment_required(error))
+    }
+
+    /// The facilitator request for a payment in `_meta` of either version, against the offer it
+    /// pays; `Err` with the words of the refusal.
+    fn facilitator_request(&self, raw: &Value) -> Result<FacilitatorRequest, String> {
+        let decode_failed = |err: serde_json::Error| {
+            format!(
+                "{}: the payment does not decode: {err}",
+                Reason::InvalidPayload
+            )
+        };
+        if X402Version::of_json(raw).is_ok_and(|version| version.number == 1) {
+            let payment: PaymentPayloadV1 =
+                serde_json::from_value(raw.clone()).map_err(decode_failed)?;
+            let offer = self
+                .accepts
+                .iter()
+                .filter(|offer| offer.scheme == payment.scheme)
+                .find_map(|offer| {
+                    PaymentRequirementsV1::from_v2(offer, &self.resource)
+                        .ok()
+                        .filter(|v1| v1.network == payment.network)
+                })
+                .ok_or_else(|| Reason::NoMatchingRequirements.as_str().to_owned())?;
+            return Ok(FacilitatorRequest::V1(VerifyRequestV1::new(payment, offer)));
+        }
+        let payment: PaymentPayload = serde_json::from_value(raw.clone()).map_err(decode_failed)?;
+        let requirements = self
+            .matching(&payment)
+            .cloned()
+            .ok_or_else(|| Reason::NoMatchingRequirements.as_str().to_owned())?;
+        Ok(FacilitatorRequest::V2(VerifyRequest::new(
+            payment,
+            requirements,
+        )))
     }
 
     /// The offer `payment` pays, by its `accepted` terms.
@@ -140,6 +206,7 @@ pub struct PaidTools<S> {
     facilitator: Arc<dyn Facilitator>,
     store: Option<Arc<dyn SettlementStore>>,
     mechanisms: Vec<Arc<dyn ServerMechanism>>,
+    hooks: Arc<dyn PaidToolHooks>,
 }
 
 /// Seconds a claim outlives the payment's `maxTimeoutSeconds`.
@@ -162,7 +229,15 @@ impl<S: ServerHandler> PaidTools<S> {
             facilitator,
             store: None,
             mechanisms: Vec::new(),
+            hooks: Arc::new(NoHooks),
         }
+    }
+
+    /// Calls `hooks` before each paid tool runs, after it ran, and after settlement.
+    #[must_use]
+    pub fn hooks(mut self, hooks: Arc<dyn PaidToolHooks>) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     /// Refuses a payment presented again (`t402_payment_replayed`), as the HTTP layer's replay
@@ -192,8 +267,18 @@ impl<S: ServerHandler> PaidTools<S> {
         let Some(store) = &self.store else {
             return Ok(None);
         };
-        let FacilitatorRequest::V2(verify) = request else {
-            return Ok(None);
+        // A v1 payment is named as its v2 form is: the same payment either way.
+        let converted;
+        let verify = match request {
+            FacilitatorRequest::V2(verify) => verify,
+            FacilitatorRequest::V1(v1) => match v1.to_v2() {
+                Ok(v2) => {
+                    converted = v2;
+                    &converted
+                }
+                Err(_) => return Ok(None),
+            },
+            _ => return Ok(None),
         };
         let requirements = &verify.payment_requirements;
         let id = self
@@ -243,20 +328,17 @@ impl<S: ServerHandler> PaidTools<S> {
         let Some(raw) = codec::read_payment(&request, &context.meta) else {
             return answer(tool.required_result("Payment required to access this resource"));
         };
-        let payment: PaymentPayload = match serde_json::from_value::<PaymentPayload>(raw.clone()) {
-            Ok(payment) => payment,
-            Err(err) => {
-                return answer(tool.required_result(&format!(
-                    "{}: the payment does not decode: {err}",
-                    Reason::InvalidPayload
-                )));
-            }
+        let facilitator_request = match tool.facilitator_request(raw) {
+            Ok(facilitator_request) => facilitator_request,
+            Err(refusal) => return answer(tool.required_result(&refusal)),
         };
-        let Some(requirements) = tool.matching(&payment).cloned() else {
-            return answer(tool.required_result(Reason::NoMatchingRequirements.as_str()));
+        // The tool takes the request; the hooks keep its arguments.
+        let arguments = request.arguments.clone();
+        let call = PaidCall {
+            tool: &tool.name,
+            arguments: arguments.as_ref(),
+            payment: &facilitator_request,
         };
-        let facilitator_request =
-            FacilitatorRequest::V2(VerifyRequest::new(payment, requirements.clone()));
         let claimed = match self.claim(tool, &facilitator_request).await {
             Ok(claimed) => claimed,
             Err(refused) => return answer(refused),
@@ -284,6 +366,10 @@ impl<S: ServerHandler> PaidTools<S> {
                 return answer(tool.required_result(err.reason().as_str()));
             }
         }
+        if !self.hooks.before_execution(&call).await {
+            release(claimed).await;
+            return answer(tool.required_result("Execution blocked by hook"));
+        }
         let output = match self.inner.call_tool(request, context).await {
             Ok(output) => output,
             Err(err) => {
@@ -296,6 +382,7 @@ impl<S: ServerHandler> PaidTools<S> {
             release(claimed).await;
             return Ok(output);
         };
+        self.hooks.after_execution(&call, &result).await;
         if result.is_error == Some(true) {
             // The tool failed: nothing is charged.
             release(claimed).await;
@@ -303,17 +390,27 @@ impl<S: ServerHandler> PaidTools<S> {
         }
         match self.facilitator.settle(&facilitator_request).await {
             Ok(settled) if settled.success => {
+                self.hooks.after_settlement(&call, &settled).await;
                 codec::attach_settlement(&mut result, &settled);
                 answer(result)
             }
             Ok(failed) => answer(settlement_failed(tool, &failed)),
             Err(err) => {
                 tracing::error!(error = %err, tool = tool.name, "settlement could not be done");
-                let failed =
-                    SettleResponse::failure(err.reason(), requirements.network.as_str(), None);
+                let network = network_of(&facilitator_request);
+                let failed = SettleResponse::failure(err.reason(), network, None);
                 answer(settlement_failed(tool, &failed))
             }
         }
+    }
+}
+
+/// The network a request names (the v1 name for a v1 request).
+fn network_of(request: &FacilitatorRequest) -> String {
+    match request {
+        FacilitatorRequest::V2(v2) => v2.payment_requirements.network.to_string(),
+        FacilitatorRequest::V1(v1) => v1.payment_requirements.network.clone(),
+        _ => String::new(),
     }
 }
 

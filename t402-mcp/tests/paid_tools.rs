@@ -66,6 +66,7 @@ struct NoClient;
 impl ClientHandler for NoClient {}
 
 struct World {
+    chain: u64,
     devnet: Arc<Devnet>,
     token: Address,
     payer: PrivateKeySigner,
@@ -75,7 +76,13 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let devnet = Arc::new(Devnet::new(CHAIN));
+        Self::on_chain(CHAIN)
+    }
+
+    /// A devnet with chain id `chain`; its facilitator also serves v1 when the chain has a v1
+    /// name.
+    fn on_chain(chain: u64) -> Self {
+        let devnet = Arc::new(Devnet::new(chain));
         let token = devnet
             .deploy_test_token("USD Coin", "2", "USDC", 6)
             .unwrap();
@@ -87,13 +94,18 @@ impl World {
         devnet.fund(key.address(), U256::from(10u64).pow(U256::from(19)));
         let evm = ExactEvmFacilitator::new(
             devnet.clone(),
-            FacilitatorSigners::new(CHAIN, [key]).unwrap(),
+            FacilitatorSigners::new(chain, [key]).unwrap(),
         )
         .unwrap()
         .with_receipt_poll_interval(Duration::from_millis(5));
-        let facilitator: Arc<dyn Facilitator> =
-            Arc::new(LocalFacilitator::new().register([Network::eip155(CHAIN)], Arc::new(evm)));
+        let evm = Arc::new(evm);
+        let mut local = LocalFacilitator::new().register([Network::eip155(chain)], evm.clone());
+        if Network::eip155(chain).legacy_name().is_some() {
+            local = local.register_v1([Network::eip155(chain)], evm).unwrap();
+        }
+        let facilitator: Arc<dyn Facilitator> = Arc::new(local);
         Self {
+            chain,
             devnet,
             token,
             payer,
@@ -104,7 +116,7 @@ impl World {
 
     fn offer(&self) -> PaymentRequirements {
         serde_json::from_value(json!({
-            "scheme": "exact", "network": format!("eip155:{CHAIN}"), "amount": PRICE.to_string(),
+            "scheme": "exact", "network": format!("eip155:{}", self.chain), "amount": PRICE.to_string(),
             "asset": self.token.to_checksum(None), "payTo": self.pay_to.to_checksum(None),
             "maxTimeoutSeconds": 60, "extra": {"name": "USD Coin", "version": "2"}
         }))
@@ -139,7 +151,7 @@ impl World {
             .policy(
                 SpendPolicy::new()
                     .allow_asset(
-                        Network::eip155(CHAIN),
+                        Network::eip155(self.chain),
                         &self.token.to_checksum(None),
                         6,
                         Some("0.05"),
@@ -391,4 +403,178 @@ async fn a_payment_presented_again_is_refused_and_settles_once() {
     let refused = codec::read_payment_required(&again).expect("payment required again");
     assert_eq!(refused["error"], "t402_payment_replayed");
     assert_eq!(world.received().await, U256::from(PRICE));
+}
+
+#[tokio::test]
+async fn a_v1_tool_challenges_in_v1_and_is_paid_and_settled_in_v1() {
+    // Base Sepolia's chain id, whose v1 name is `base-sepolia`.
+    let world = World::on_chain(84532);
+    let tool = PaidTool::new("get_weather", vec![world.offer()])
+        .description("Weather")
+        .protocol_v1()
+        .unwrap();
+    let server = PaidTools::new(Weather::new(), world.facilitator.clone())
+        .replay_guard(Arc::new(t402_core::MemorySettlementStore::new()))
+        .mechanism(Arc::new(t402_evm::ExactEvmServer))
+        .tool(tool);
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let running = server.serve(server_side).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let client = NoClient.serve(client_side).await.unwrap();
+
+    let unpaid = client
+        .peer()
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+        .unwrap();
+    let required = codec::read_payment_required(&unpaid).unwrap();
+    assert_eq!(required["x402Version"], 1);
+    let offer = &required["accepts"][0];
+    assert_eq!(offer["maxAmountRequired"], PRICE.to_string());
+    assert_eq!(offer["network"], "base-sepolia");
+    assert_eq!(offer["resource"], "mcp://tool/get_weather");
+    assert_eq!(offer["description"], "Weather");
+
+    let paid = PayingClient::new(client.peer().clone(), world.payer())
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+        .unwrap();
+    assert_eq!(paid.result.is_error, Some(false));
+    let settlement = paid.settlement.unwrap();
+    assert!(settlement.success, "{settlement:?}");
+    assert_eq!(settlement.network, "base-sepolia");
+    assert_eq!(world.received().await, U256::from(PRICE));
+}
+
+#[test]
+fn a_v1_tool_needs_networks_with_v1_names() {
+    // Chain 31337 has no v1 name.
+    let offer = World::new().offer();
+    assert!(
+        PaidTool::new("get_weather", vec![offer])
+            .protocol_v1()
+            .is_err()
+    );
+}
+
+/// Hooks that note what they are told, and let calls run or not.
+struct Noting {
+    allow: bool,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl t402_mcp::PaidToolHooks for Noting {
+    fn before_execution<'a>(
+        &'a self,
+        call: &'a t402_mcp::PaidCall<'a>,
+    ) -> t402_core::error::BoxFuture<'a, bool> {
+        let city = call
+            .arguments
+            .and_then(|arguments| arguments.get("city"))
+            .and_then(|city| city.as_str())
+            .unwrap_or("-");
+        self.seen.lock().unwrap().push(format!(
+            "before {} {city} v{}",
+            call.tool,
+            call.payment.version()
+        ));
+        Box::pin(async move { self.allow })
+    }
+
+    fn after_execution<'a>(
+        &'a self,
+        call: &'a t402_mcp::PaidCall<'a>,
+        result: &'a CallToolResult,
+    ) -> t402_core::error::BoxFuture<'a, ()> {
+        let error = result.is_error == Some(true);
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("after {} error={error}", call.tool));
+        Box::pin(async {})
+    }
+
+    fn after_settlement<'a>(
+        &'a self,
+        call: &'a t402_mcp::PaidCall<'a>,
+        settled: &'a t402_core::SettleResponse,
+    ) -> t402_core::error::BoxFuture<'a, ()> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("settled {} {}", call.tool, settled.success));
+        Box::pin(async {})
+    }
+}
+
+async fn connect_with_hooks(
+    world: &World,
+    hooks: Arc<Noting>,
+) -> RunningService<RoleClient, NoClient> {
+    let server = PaidTools::new(Weather::new(), world.facilitator.clone())
+        .replay_guard(Arc::new(t402_core::MemorySettlementStore::new()))
+        .mechanism(Arc::new(t402_evm::ExactEvmServer))
+        .hooks(hooks)
+        .tool(PaidTool::new("get_weather", vec![world.offer()]))
+        .tool(PaidTool::new("broken", vec![world.offer()]));
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let running = server.serve(server_side).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    NoClient.serve(client_side).await.unwrap()
+}
+
+#[tokio::test]
+async fn hooks_see_each_step_of_a_paid_call() {
+    let world = World::new();
+    let hooks = Arc::new(Noting {
+        allow: true,
+        seen: Default::default(),
+    });
+    let client = connect_with_hooks(&world, hooks.clone()).await;
+    let mut call = CallToolRequestParams::new("get_weather");
+    call.arguments = Some(json!({"city": "Paris"}).as_object().unwrap().clone());
+    let paying = PayingClient::new(client.peer().clone(), world.payer());
+    paying.call_tool(call).await.unwrap();
+    // A tool error: the hooks see it, and nothing is settled.
+    let failed = paying
+        .call_tool(CallToolRequestParams::new("broken"))
+        .await
+        .unwrap();
+    assert_eq!(failed.result.is_error, Some(true));
+    assert_eq!(
+        *hooks.seen.lock().unwrap(),
+        [
+            "before get_weather Paris v2",
+            "after get_weather error=false",
+            "settled get_weather true",
+            "before broken - v2",
+            "after broken error=true",
+        ]
+    );
+    assert_eq!(world.received().await, U256::from(PRICE));
+}
+
+#[tokio::test]
+async fn a_hook_can_stop_the_call_before_the_tool_runs() {
+    let world = World::new();
+    let hooks = Arc::new(Noting {
+        allow: false,
+        seen: Default::default(),
+    });
+    let client = connect_with_hooks(&world, hooks.clone()).await;
+    let refused = PayingClient::new(client.peer().clone(), world.payer())
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+        .unwrap_err();
+    match refused {
+        McpPayError::Refused { reason, .. } => assert_eq!(reason, "Execution blocked by hook"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The tool never ran and nothing was settled.
+    assert_eq!(*hooks.seen.lock().unwrap(), ["before get_weather - v2"]);
+    assert_eq!(world.received().await, U256::ZERO);
 }

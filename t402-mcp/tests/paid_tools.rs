@@ -578,3 +578,42 @@ async fn a_hook_can_stop_the_call_before_the_tool_runs() {
     assert_eq!(*hooks.seen.lock().unwrap(), ["before get_weather - v2"]);
     assert_eq!(world.received().await, U256::ZERO);
 }
+
+#[tokio::test]
+async fn the_budget_is_shared_across_calls_and_never_overspent() {
+    let world = World::new();
+    let client = world.connect(world.facilitator.clone()).await;
+    // Room for one call at 0.01, not two.
+    let budget = t402_client::Budget::new("0.015", Duration::from_secs(3600)).unwrap();
+    let payer = Payer::new()
+        .mechanism(
+            NetworkPattern::parse("eip155:*").unwrap(),
+            Arc::new(ExactEvmClient::new(world.payer.clone())),
+        )
+        .policy(
+            SpendPolicy::new()
+                .allow_asset(
+                    Network::eip155(CHAIN),
+                    &world.token.to_checksum(None),
+                    6,
+                    Some("0.05"),
+                )
+                .unwrap()
+                .budget(budget.clone()),
+        );
+    let paying = PayingClient::new(client.peer().clone(), payer);
+    let first = paying
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+        .unwrap();
+    assert!(first.settlement.unwrap().success);
+    match paying
+        .call_tool(CallToolRequestParams::new("get_weather"))
+        .await
+    {
+        Err(McpPayError::Payment(t402_client::ClientError::OverBudget(_))) => {}
+        other => panic!("expected the budget to refuse, got {other:?}"),
+    }
+    assert_eq!(budget.spent(), "0.01");
+    assert_eq!(world.received().await, U256::from(PRICE));
+}

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 /// Why strict JSON reading failed.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +136,112 @@ impl<'de> Visitor<'de> for UniqueKeys<'_> {
             map.next_value_seed(self)?;
         }
         Ok(())
+    }
+}
+
+/// A JSON value read in one pass, refusing an object that repeats a key. The readers of the
+/// paid path's messages read their JSON-valued fields with it, so that they are strict by
+/// themselves (`wire::de`).
+#[derive(Clone, Copy)]
+pub(crate) struct StrictValue;
+
+impl StrictValue {
+    /// The next value of `map`, read strictly.
+    pub(crate) fn next<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Value, A::Error> {
+        map.next_value_seed(Self)
+    }
+
+    /// The next value of `map` as an object (strictly); `null` reads as `None`.
+    pub(crate) fn next_object<'de, A: MapAccess<'de>>(
+        map: &mut A,
+    ) -> Result<Option<Map<String, Value>>, A::Error> {
+        match Self::next(map)? {
+            Value::Object(object) => Ok(Some(object)),
+            Value::Null => Ok(None),
+            other => Err(serde::de::Error::custom(format!(
+                "invalid type: {}, expected a JSON object",
+                kind(&other)
+            ))),
+        }
+    }
+
+    /// Inserts `key` into `object`, refusing a key already there.
+    pub(crate) fn insert<E: serde::de::Error>(
+        object: &mut Map<String, Value>,
+        key: String,
+        value: Value,
+    ) -> Result<(), E> {
+        if object.contains_key(&key) {
+            return Err(E::custom(format!("duplicate key `{key}`")));
+        }
+        object.insert(key, value);
+        Ok(())
+    }
+}
+
+/// How serde names a JSON value's type in its errors.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "sequence",
+        Value::Object(_) => "map",
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(self)?;
+            Self::insert(&mut object, key, value)?;
+        }
+        Ok(Value::Object(object))
     }
 }
 

@@ -174,3 +174,71 @@ fn a_field_given_twice_is_refused_by_every_reader() {
     );
     assert!(from_slice_strict::<PaymentRequirements>(text.as_bytes()).is_err());
 }
+
+#[test]
+fn repeated_keys_anywhere_in_a_payment_are_refused_by_its_own_reader() {
+    // Each place a repeated key can hide: the payload, `accepted`, `extra`, `extensions`,
+    // an unknown field, and the top level of the request.
+    let places = [
+        r#""payload":{"signature":"0xab","signature":"0xcd"}"#,
+        r#""payload":{"authorization":{"value":"1","value":"2"}}"#,
+        r#""payload":{},"accepted":{"scheme":"exact","scheme":"exact","network":"eip155:1","amount":"1","asset":"a","payTo":"p","maxTimeoutSeconds":1}"#,
+        r#""payload":{},"extensions":{"a":1,"a":2}"#,
+        r#""payload":{},"future":{"b":[{"c":1,"c":1}]}"#,
+    ];
+    let accepted = r#""accepted":{"scheme":"exact","network":"eip155:1","amount":"1","asset":"a","payTo":"p","maxTimeoutSeconds":1,"extra":{"name":"USDC","name":"x"}}"#;
+    let mut payments: Vec<String> = places
+        .iter()
+        .map(|place| {
+            if place.contains("\"accepted\"") {
+                format!(r#"{{"x402Version":2,{place}}}"#)
+            } else {
+                format!(
+                    r#"{{"x402Version":2,"accepted":{},{place}}}"#,
+                    requirements()
+                )
+            }
+        })
+        .collect();
+    payments.push(format!(r#"{{"x402Version":2,{accepted},"payload":{{}}}}"#));
+    for payment in &payments {
+        // Even through serde_json's plain reader, which keeps the last of two equal keys.
+        let error = serde_json::from_str::<PaymentPayload>(payment).unwrap_err();
+        assert!(
+            error.to_string().contains("duplicate"),
+            "{payment}: {error}"
+        );
+        // The header codec says it is a repeated key.
+        let header = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, payment);
+        assert!(
+            matches!(
+                t402_core::codec::Codec::default().decode_payment_signature(&header),
+                Err(t402_core::codec::CodecError::Json {
+                    source: t402_core::json::StrictJsonError::DuplicateKey(_),
+                    ..
+                })
+            ),
+            "{payment}"
+        );
+        // So does the facilitator's reader of a request carrying it.
+        let request = format!(
+            r#"{{"x402Version":2,"paymentPayload":{payment},"paymentRequirements":{}}}"#,
+            requirements()
+        );
+        assert!(
+            matches!(
+                t402_core::FacilitatorRequest::from_slice_strict(request.as_bytes()),
+                Err(t402_core::wire::FacilitatorRequestError::Strict(
+                    t402_core::json::StrictJsonError::DuplicateKey(_)
+                ))
+            ),
+            "{request}"
+        );
+    }
+    let request = format!(
+        r#"{{"x402Version":2,"paymentPayload":{},"paymentRequirements":{},"x402Version":2}}"#,
+        payment(),
+        requirements()
+    );
+    assert!(t402_core::FacilitatorRequest::from_slice_strict(request.as_bytes()).is_err());
+}

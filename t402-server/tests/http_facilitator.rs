@@ -291,3 +291,36 @@ async fn requests_name_the_version_with_the_key_of_the_facilitators_supported_an
         vec!["x402Version", "t402Version"]
     );
 }
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_with_the_payment() {
+    // The facilitator answers a redirect to another host: the payment must not travel there.
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"isValid": true})))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let server = MockServer::start().await;
+    for endpoint in ["/facilitator/verify", "/facilitator/settle"] {
+        Mock::given(method("POST"))
+            .and(path(endpoint))
+            .respond_with(
+                ResponseTemplate::new(307)
+                    .insert_header("Location", format!("{}{endpoint}", elsewhere.uri())),
+            )
+            .mount(&server)
+            .await;
+    }
+    let facilitator = client(&server);
+    assert!(matches!(
+        facilitator.verify(&request()).await,
+        Err(FacilitatorError::Http { status: 307, .. })
+    ));
+    assert!(matches!(
+        facilitator.settle(&request()).await,
+        Err(FacilitatorError::Http { status: 307, .. })
+    ));
+    // `expect(0)` is checked when `elsewhere` is dropped; checked here too.
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}

@@ -2,6 +2,7 @@
 
 use std::ops::Deref;
 
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -71,7 +72,8 @@ impl Serialize for Accepted {
 
 impl<'de> Deserialize<'de> for Accepted {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Value::deserialize(deserializer)?;
+        // Refusing repeated keys, as the readers of the messages carrying it do.
+        let raw = crate::json::StrictValue.deserialize(deserializer)?;
         Self::from_raw(raw).map_err(serde::de::Error::custom)
     }
 }

@@ -5,7 +5,9 @@
 //! does that by buffering every field of the object (and of every nested object) as owned
 //! content before reading it again, which made reading a payment several times as costly as the
 //! JSON itself. Here each field is read once, straight from the input; the accepted and refused
-//! inputs are the same as the derived readers' (`tests/wire_readers.rs`).
+//! inputs are the same as the derived readers' (`tests/wire_readers.rs`). JSON-valued fields
+//! (`extra`, `payload`, `extensions`, `accepted`, unknown fields) are read refusing repeated
+//! keys, so a message that reads is strict JSON without a separate check.
 
 use std::fmt;
 
@@ -15,7 +17,7 @@ use serde_json::Value;
 use super::{
     Accepted, JsonObject, PaymentPayload, PaymentRequirements, ResourceInfo, VerifyRequest,
 };
-use crate::json::KeySeed;
+use crate::json::{KeySeed, StrictValue};
 use crate::version::{ProtocolVersion, T402_VERSION_KEY, VersionError, X402_VERSION_KEY};
 
 /// Reads the next value into `slot`, refusing a field given twice.
@@ -29,6 +31,36 @@ fn take<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     }
     *slot = Some(map.next_value()?);
     Ok(())
+}
+
+/// Reads the next value into `slot` with `read`, refusing a field given twice.
+fn take_with<'de, A: MapAccess<'de>, T>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    name: &'static str,
+    read: impl FnOnce(&mut A) -> Result<T, A::Error>,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(read(map)?);
+    Ok(())
+}
+
+/// Keeps an unknown field, read strictly.
+fn keep_unknown<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    unknown: &mut JsonObject,
+    key: std::borrow::Cow<'de, str>,
+) -> Result<(), A::Error> {
+    let value = StrictValue::next(map)?;
+    StrictValue::insert(unknown, key.into_owned(), value)
+}
+
+/// A required object (`null` is refused).
+fn object<'de, A: MapAccess<'de>>(map: &mut A) -> Result<JsonObject, A::Error> {
+    StrictValue::next_object(map)?
+        .ok_or_else(|| de::Error::custom("invalid type: null, expected a JSON object"))
 }
 
 /// A required field's value.
@@ -101,16 +133,14 @@ object_reader!(
                     take(&mut map, &mut max_timeout_seconds, "maxTimeoutSeconds")?
                 }
                 "extra" => {
-                    take(&mut map, &mut extra, "extra")?;
+                    take_with(&mut map, &mut extra, "extra", StrictValue::next)?;
                     if let Some(other) = extra.as_ref().filter(|v| !v.is_object() && !v.is_null()) {
                         return Err(de::Error::custom(format!(
                             "expected a JSON object or null, found {other}"
                         )));
                     }
                 }
-                _ => {
-                    unknown.insert(key.into_owned(), map.next_value()?);
-                }
+                _ => keep_unknown(&mut map, &mut unknown, key)?,
             }
         }
         Ok(PaymentRequirements {
@@ -139,9 +169,7 @@ object_reader!(
                 "url" => take(&mut map, &mut url, "url")?,
                 "description" => take(&mut map, &mut description, "description")?,
                 "mimeType" => take(&mut map, &mut mime_type, "mimeType")?,
-                _ => {
-                    unknown.insert(key.into_owned(), map.next_value()?);
-                }
+                _ => keep_unknown(&mut map, &mut unknown, key)?,
             }
         }
         Ok(ResourceInfo {
@@ -167,11 +195,16 @@ object_reader!(PaymentPayload, "a payment payload (a JSON object)", |map| {
         match key.as_ref() {
             "resource" => take(&mut map, &mut resource, "resource")?,
             "accepted" => take(&mut map, &mut accepted, "accepted")?,
-            "payload" => take(&mut map, &mut payload, "payload")?,
-            "extensions" => take(&mut map, &mut extensions, "extensions")?,
-            _ => {
-                unknown.insert(key.into_owned(), map.next_value()?);
+            "payload" => take_with(&mut map, &mut payload, "payload", object)?,
+            "extensions" => {
+                take_with(
+                    &mut map,
+                    &mut extensions,
+                    "extensions",
+                    StrictValue::next_object,
+                )?;
             }
+            _ => keep_unknown(&mut map, &mut unknown, key)?,
         }
     }
     let version_key = version
@@ -206,9 +239,7 @@ object_reader!(
                 "paymentRequirements" => {
                     take(&mut map, &mut payment_requirements, "paymentRequirements")?;
                 }
-                _ => {
-                    unknown.insert(key.into_owned(), map.next_value()?);
-                }
+                _ => keep_unknown(&mut map, &mut unknown, key)?,
             }
         }
         // Older peers write no top-level version: the payload's is the one that counts.

@@ -142,11 +142,15 @@ impl FacilitatorRequest {
     /// [`from_slice_strict`](crate::json::from_slice_strict), without building a JSON value of
     /// the whole body first.
     pub fn from_slice_strict(bytes: &[u8]) -> Result<Self, FacilitatorRequestError> {
-        let text = crate::json::check_unique_keys(bytes)?;
-        // Most requests are v2: a v2 reading succeeds only if the payload says version 2.
-        if let Ok(request) = serde_json::from_str::<VerifyRequest>(text) {
+        // Most requests are v2. The v2 reader refuses repeated keys by itself (`wire::de`) and
+        // succeeds only if the payload says version 2: a v2 request that reads is read in one
+        // pass. Anything else is checked, and its version peeked, to read it or say why not.
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && let Ok(request) = serde_json::from_str::<VerifyRequest>(text)
+        {
             return Ok(Self::V2(request));
         }
+        let text = crate::json::check_unique_keys(bytes)?;
         let peek: Peek = serde_json::from_str(text)?;
         let payload = peek
             .payload

@@ -87,6 +87,9 @@ impl Default for RetryPolicy {
 /// `/supported` kinds use (`t402Version` for a facilitator of the t402 family, `x402Version`
 /// for an x402 one or one that writes both), whatever key the client's payment used; or the key
 /// set with [`with_version_key`](Self::with_version_key).
+///
+/// Redirects are not followed: a 3xx answer is an HTTP error, so a payment never travels to
+/// another address than the configured one.
 #[derive(Clone)]
 pub struct HttpFacilitator {
     base: Url,
@@ -168,8 +171,11 @@ impl HttpFacilitator {
         base.set_path(&path);
         let urls =
             EndpointUrls::under(&base).ok_or_else(|| HttpFacilitatorError::Url(url.to_owned()))?;
+        // Redirects are not followed: a payment goes to the configured facilitator only (a
+        // redirect would carry it elsewhere), and a settlement is never sent twice.
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(HttpFacilitatorError::Client)?;
         Ok(Self {

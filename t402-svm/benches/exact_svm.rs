@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
     payload.insert("transaction".into(), json!(encoded));
     let request = VerifyRequest::new(
         PaymentPayload::new(requirements.clone().into(), payload),
-        requirements,
+        requirements.clone(),
     );
     let signers = [fee_payer];
     let message = b"a message of about the size of a payment transaction";
@@ -70,6 +70,41 @@ fn bench(c: &mut Criterion) {
     group.bench_function("build_and_sign_payment", |b| b.iter(build));
     group.bench_function("verify_offline", |b| {
         b.iter(|| verify_offline(black_box(&request), &signers).unwrap())
+    });
+    // A new payer each time: more payers than verification remembers token accounts of, so
+    // the payer's account is derived every time (the payee's is remembered).
+    let payers = t402_svm::pubkey::REMEMBERED_ACCOUNTS * 5;
+    let requests: Vec<VerifyRequest> = (0..payers)
+        .map(|n| {
+            let mut seed = [2u8; 32];
+            seed[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            let authority = SigningKey::from_bytes(&seed);
+            let transfer = PaymentTransfer {
+                token_program: TOKEN_PROGRAM,
+                mint,
+                decimals: 6,
+                payer: Pubkey(authority.verifying_key().to_bytes()),
+                pay_to: payee,
+                amount: 1000,
+            };
+            let instructions =
+                payment_instructions(&transfer, 20_000, 1, b"0123456789abcdef0123456789abcdef");
+            let mut transaction = Transaction::unsigned(compile(fee_payer, &instructions, [7; 32]));
+            transaction.sign(&authority).unwrap();
+            let mut payload = serde_json::Map::new();
+            payload.insert(
+                "transaction".into(),
+                json!(STANDARD.encode(transaction.serialize().unwrap())),
+            );
+            VerifyRequest::new(
+                PaymentPayload::new(requirements.clone().into(), payload),
+                requirements.clone(),
+            )
+        })
+        .collect();
+    let mut next = requests.iter().cycle();
+    group.bench_function("verify_offline_new_payer", |b| {
+        b.iter(|| verify_offline(black_box(next.next().unwrap()), &signers).unwrap())
     });
     group.finish();
 }

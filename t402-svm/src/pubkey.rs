@@ -139,6 +139,40 @@ pub fn associated_token_address(owner: &Pubkey, mint: &Pubkey, token_program: &P
     .unwrap_or_default()
 }
 
+/// [`associated_token_address`], remembered: for owners that recur, such as a server's payee,
+/// whose account every payment is checked against. Derivation is a pure function, so a
+/// remembered address is always right; at most [`REMEMBERED_ACCOUNTS`] are kept (all are
+/// forgotten when the table is full).
+pub fn associated_token_address_remembered(
+    owner: &Pubkey,
+    mint: &Pubkey,
+    token_program: &Pubkey,
+) -> Pubkey {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static REMEMBERED: OnceLock<Mutex<HashMap<[[u8; 32]; 3], Pubkey>>> = OnceLock::new();
+    let key = [owner.0, mint.0, token_program.0];
+    let table = REMEMBERED.get_or_init(Default::default);
+    // A poisoned table holds only correct addresses: keep using it.
+    if let Some(address) = table
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .get(&key)
+    {
+        return *address;
+    }
+    let address = associated_token_address(owner, mint, token_program);
+    let mut remembered = table.lock().unwrap_or_else(|poison| poison.into_inner());
+    if remembered.len() >= REMEMBERED_ACCOUNTS {
+        remembered.clear();
+    }
+    remembered.insert(key, address);
+    address
+}
+
+/// How many derived token accounts [`associated_token_address_remembered`] keeps.
+pub const REMEMBERED_ACCOUNTS: usize = 4096;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +201,25 @@ mod tests {
         }
         assert!("0OIl".parse::<Pubkey>().is_err());
         assert!("1111".parse::<Pubkey>().is_err());
+    }
+
+    #[test]
+    fn remembered_accounts_are_the_derived_ones_past_a_full_table() {
+        let mint = Pubkey([9; 32]);
+        // More owners than the table keeps, each asked twice (derived, then remembered or
+        // derived again after the table was emptied).
+        for round in 0..2 {
+            for n in 0..(REMEMBERED_ACCOUNTS as u32 + 10) {
+                let mut owner = [0u8; 32];
+                owner[..4].copy_from_slice(&n.to_le_bytes());
+                let owner = Pubkey(owner);
+                assert_eq!(
+                    associated_token_address_remembered(&owner, &mint, &TOKEN_PROGRAM),
+                    associated_token_address(&owner, &mint, &TOKEN_PROGRAM),
+                    "owner {n}, round {round}"
+                );
+            }
+        }
     }
 
     #[test]

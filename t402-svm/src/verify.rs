@@ -13,7 +13,7 @@ use crate::instructions::{
 };
 use crate::pubkey::{
     COMPUTE_BUDGET_PROGRAM, LIGHTHOUSE_PROGRAM, MEMO_PROGRAM, Pubkey, TOKEN_2022_PROGRAM,
-    TOKEN_PROGRAM, associated_token_address,
+    TOKEN_PROGRAM, associated_token_address_remembered,
 };
 use crate::wire::Transaction;
 
@@ -288,7 +288,7 @@ pub fn verify_offline(
     }
     // The source is the authority's own token account for the mint (so never one of the fee
     // payer's, whatever the authority).
-    if source != associated_token_address(&payer, &mint, &token_program) {
+    if source != associated_token_address_remembered(&payer, &mint, &token_program) {
         return Err(Rejection::new(
             Reason::InvalidExactSvmPayloadTransactionFeePayerTransferringFunds,
             format!("the source {source} is not the authority's token account for the mint"),
@@ -297,7 +297,10 @@ pub fn verify_offline(
     }
     // 13. Destination: the payee's associated token account under the transfer's program.
     let pay_to: Option<Pubkey> = required.pay_to.parse().ok();
-    let expected = pay_to.map(|owner| associated_token_address(&owner, &mint, &token_program));
+    // The payee recurs from payment to payment (and payers often do): accounts are derived
+    // once.
+    let expected =
+        pay_to.map(|owner| associated_token_address_remembered(&owner, &mint, &token_program));
     if expected != Some(destination) {
         return Err(Rejection::new(
             Reason::InvalidExactSvmPayloadRecipientMismatch,

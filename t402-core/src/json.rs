@@ -245,6 +245,37 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 }
 
+/// The `visit_*` methods of a visitor for every JSON value but an object, all answering
+/// `$answer` (arrays are skipped unread): for readers that look into objects and treat anything
+/// else as absent.
+macro_rules! visit_non_objects {
+    ($de:lifetime, $value:ty => $answer:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
+            Ok($answer)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$value, E> {
+            Ok($answer)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$value, E> {
+            Ok($answer)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
+            Ok($answer)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<$value, E> {
+            Ok($answer)
+        }
+        fn visit_unit<E>(self) -> Result<$value, E> {
+            Ok($answer)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<$de>>(self, mut seq: A) -> Result<$value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok($answer)
+        }
+    };
+}
+pub(crate) use visit_non_objects;
+
 /// An object key, borrowed from the input when it has no escapes.
 pub(crate) struct KeySeed;
 

@@ -315,31 +315,7 @@ impl<'de> Deserialize<'de> for VersionFields {
                 }
                 Ok(VersionFields(Value::Object(fields)))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<VersionFields, E> {
-                Ok(VersionFields(Value::Null))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<VersionFields, E> {
-                Ok(VersionFields(Value::Null))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<VersionFields, E> {
-                Ok(VersionFields(Value::Null))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<VersionFields, E> {
-                Ok(VersionFields(Value::Null))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<VersionFields, E> {
-                Ok(VersionFields(Value::Null))
-            }
-            fn visit_unit<E>(self) -> Result<VersionFields, E> {
-                Ok(VersionFields(Value::Null))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<VersionFields, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(VersionFields(Value::Null))
-            }
+            crate::json::visit_non_objects!('de, VersionFields => VersionFields(Value::Null));
         }
         deserializer.deserialize_any(Fields)
     }

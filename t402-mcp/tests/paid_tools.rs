@@ -142,22 +142,31 @@ impl World {
         NoClient.serve(client_side).await.unwrap()
     }
 
+    /// The payer, allowed 0.05 of the test token per call.
     fn payer(&self) -> Payer {
+        self.payer_with(self.policy("0.05"))
+    }
+
+    /// The payer under `policy`.
+    fn payer_with(&self, policy: SpendPolicy) -> Payer {
         Payer::new()
             .mechanism(
                 NetworkPattern::parse("eip155:*").unwrap(),
                 Arc::new(ExactEvmClient::new(self.payer.clone())),
             )
-            .policy(
-                SpendPolicy::new()
-                    .allow_asset(
-                        Network::eip155(self.chain),
-                        &self.token.to_checksum(None),
-                        6,
-                        Some("0.05"),
-                    )
-                    .unwrap(),
+            .policy(policy)
+    }
+
+    /// A policy allowing the test token, at most `per_call` per call.
+    fn policy(&self, per_call: &str) -> SpendPolicy {
+        SpendPolicy::new()
+            .allow_asset(
+                Network::eip155(self.chain),
+                &self.token.to_checksum(None),
+                6,
+                Some(per_call),
             )
+            .unwrap()
     }
 
     async fn received(&self) -> U256 {
@@ -298,21 +307,7 @@ async fn an_invalid_payment_is_refused_with_the_reason_and_never_paid_twice() {
 async fn the_spending_policy_applies() {
     let world = World::new();
     let client = world.connect(world.facilitator.clone()).await;
-    let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(ExactEvmClient::new(world.payer.clone())),
-        )
-        .policy(
-            SpendPolicy::new()
-                .allow_asset(
-                    Network::eip155(CHAIN),
-                    &world.token.to_checksum(None),
-                    6,
-                    Some("0.001"),
-                )
-                .unwrap(),
-        );
+    let payer = world.payer_with(world.policy("0.001"));
     let paying = PayingClient::new(client.peer().clone(), payer);
     match paying
         .call_tool(CallToolRequestParams::new("get_weather"))
@@ -585,22 +580,7 @@ async fn the_budget_is_shared_across_calls_and_never_overspent() {
     let client = world.connect(world.facilitator.clone()).await;
     // Room for one call at 0.01, not two.
     let budget = t402_client::Budget::new("0.015", Duration::from_secs(3600)).unwrap();
-    let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(ExactEvmClient::new(world.payer.clone())),
-        )
-        .policy(
-            SpendPolicy::new()
-                .allow_asset(
-                    Network::eip155(CHAIN),
-                    &world.token.to_checksum(None),
-                    6,
-                    Some("0.05"),
-                )
-                .unwrap()
-                .budget(budget.clone()),
-        );
+    let payer = world.payer_with(world.policy("0.05").budget(budget.clone()));
     let paying = PayingClient::new(client.peer().clone(), payer);
     let first = paying
         .call_tool(CallToolRequestParams::new("get_weather"))

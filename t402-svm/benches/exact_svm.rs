@@ -20,7 +20,6 @@ use t402_svm::wire::Transaction;
 fn bench(c: &mut Criterion) {
     let fee_payer = Pubkey(SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes());
     let authority = SigningKey::from_bytes(&[2; 32]);
-    let payer = Pubkey(authority.verifying_key().to_bytes());
     let payee = Pubkey(SigningKey::from_bytes(&[3; 32]).verifying_key().to_bytes());
     let mint: Pubkey = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
         .parse()
@@ -31,12 +30,13 @@ fn bench(c: &mut Criterion) {
         "extra": {"feePayer": fee_payer.to_string()}
     }))
     .unwrap();
-    let build = || {
+    // A payment by `authority`, signed and encoded as the payload carries it.
+    let sign_payment = |authority: &SigningKey| {
         let transfer = PaymentTransfer {
             token_program: TOKEN_PROGRAM,
             mint,
             decimals: 6,
-            payer,
+            payer: Pubkey(authority.verifying_key().to_bytes()),
             pay_to: payee,
             amount: 1000,
         };
@@ -44,16 +44,19 @@ fn bench(c: &mut Criterion) {
             payment_instructions(&transfer, 20_000, 1, b"0123456789abcdef0123456789abcdef");
         let message = compile(fee_payer, &instructions, [7; 32]);
         let mut transaction = Transaction::unsigned(message);
-        transaction.sign(&authority).unwrap();
+        transaction.sign(authority).unwrap();
         STANDARD.encode(transaction.serialize().unwrap())
     };
-    let encoded = build();
-    let mut payload = serde_json::Map::new();
-    payload.insert("transaction".into(), json!(encoded));
-    let request = VerifyRequest::new(
-        PaymentPayload::new(requirements.clone().into(), payload),
-        requirements.clone(),
-    );
+    let request_of = |encoded: String| {
+        let mut payload = serde_json::Map::new();
+        payload.insert("transaction".into(), json!(encoded));
+        VerifyRequest::new(
+            PaymentPayload::new(requirements.clone().into(), payload),
+            requirements.clone(),
+        )
+    };
+    let build = || sign_payment(&authority);
+    let request = request_of(build());
     let signers = [fee_payer];
     let message = b"a message of about the size of a payment transaction";
     let signature = authority.sign(message);
@@ -78,28 +81,7 @@ fn bench(c: &mut Criterion) {
         .map(|n| {
             let mut seed = [2u8; 32];
             seed[..8].copy_from_slice(&(n as u64).to_le_bytes());
-            let authority = SigningKey::from_bytes(&seed);
-            let transfer = PaymentTransfer {
-                token_program: TOKEN_PROGRAM,
-                mint,
-                decimals: 6,
-                payer: Pubkey(authority.verifying_key().to_bytes()),
-                pay_to: payee,
-                amount: 1000,
-            };
-            let instructions =
-                payment_instructions(&transfer, 20_000, 1, b"0123456789abcdef0123456789abcdef");
-            let mut transaction = Transaction::unsigned(compile(fee_payer, &instructions, [7; 32]));
-            transaction.sign(&authority).unwrap();
-            let mut payload = serde_json::Map::new();
-            payload.insert(
-                "transaction".into(),
-                json!(STANDARD.encode(transaction.serialize().unwrap())),
-            );
-            VerifyRequest::new(
-                PaymentPayload::new(requirements.clone().into(), payload),
-                requirements.clone(),
-            )
+            request_of(sign_payment(&SigningKey::from_bytes(&seed)))
         })
         .collect();
     let mut next = requests.iter().cycle();

@@ -213,28 +213,7 @@ impl<'de> Deserialize<'de> for Peek {
                 Ok(peek)
             }
             // Not an object: nothing is present, as `from_json`'s `get` sees it.
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Peek, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Peek::EMPTY)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Peek, E> {
-                Ok(Peek::EMPTY)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Peek, E> {
-                Ok(Peek::EMPTY)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Peek, E> {
-                Ok(Peek::EMPTY)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Peek, E> {
-                Ok(Peek::EMPTY)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Peek, E> {
-                Ok(Peek::EMPTY)
-            }
-            fn visit_unit<E>(self) -> Result<Peek, E> {
-                Ok(Peek::EMPTY)
-            }
+            crate::json::visit_non_objects!('de, Peek => Peek::EMPTY);
         }
         deserializer.deserialize_any(TopLevel)
     }

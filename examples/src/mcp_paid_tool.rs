@@ -105,6 +105,20 @@ pub fn paid_weather(
     Ok(PaidTools::new(Weather::new(), facilitator).tool(tool))
 }
 
+/// A payer signing with `key`, allowed at most 0.05 of the test token `token` (a 6-decimal
+/// USDC on the devnet's chain) per call.
+pub fn weather_payer(
+    key: PrivateKeySigner,
+    token: &str,
+) -> Result<Payer, Box<dyn std::error::Error>> {
+    Ok(Payer::new()
+        .mechanism(
+            NetworkPattern::parse("eip155:*")?,
+            Arc::new(ExactEvmClient::new(key)),
+        )
+        .policy(SpendPolicy::new().allow_asset(Network::eip155(CHAIN), token, 6, Some("0.05"))?))
+}
+
 /// Runs the example, writing each step to `out`.
 pub async fn run(out: &mut impl Write) -> Result<Outcome, Box<dyn std::error::Error>> {
     let devnet = Arc::new(Devnet::new(CHAIN));
@@ -135,17 +149,7 @@ pub async fn run(out: &mut impl Write) -> Result<Outcome, Box<dyn std::error::Er
 
     // The agent: an MCP client that pays within 0.05 per call.
     let running = Agent.serve(client_side).await?;
-    let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*")?,
-            Arc::new(ExactEvmClient::new(payer.clone())),
-        )
-        .policy(SpendPolicy::new().allow_asset(
-            Network::eip155(CHAIN),
-            &token.to_checksum(None),
-            6,
-            Some("0.05"),
-        )?);
+    let payer = weather_payer(payer.clone(), &token.to_checksum(None))?;
     let unpaid = running
         .peer()
         .call_tool(CallToolRequestParams::new("get_weather"))

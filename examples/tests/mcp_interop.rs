@@ -10,16 +10,12 @@
 //!   results against), reads the payment-required result, and pays with `@x402/core`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use alloy_primitives::{Address, U256};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use t402_client::{Payer, SpendPolicy};
-use t402_core::{Network, NetworkPattern};
-use t402_evm::ExactEvmClient;
-use t402_examples::mcp_paid_tool::CHAIN;
+use t402_examples::mcp_paid_tool::{CHAIN, weather_payer};
 use t402_mcp::{PayingClient, codec};
 use t402_testkit::{AnvilWorld, private_key_hex};
 
@@ -196,21 +192,7 @@ async fn our_client_pays_a_tool_wrapped_by_the_python_reference() {
         Some(token.to_checksum(None).to_lowercase())
     );
 
-    let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(ExactEvmClient::new(key.clone())),
-        )
-        .policy(
-            SpendPolicy::new()
-                .allow_asset(
-                    Network::eip155(CHAIN),
-                    &token.to_checksum(None),
-                    6,
-                    Some("0.05"),
-                )
-                .unwrap(),
-        );
+    let payer = weather_payer(key.clone(), &token.to_checksum(None)).unwrap();
     let paid = PayingClient::new(client.peer().clone(), payer)
         .call_tool(CallToolRequestParams::new("get_weather"))
         .await

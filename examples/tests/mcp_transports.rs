@@ -14,11 +14,8 @@ use rmcp::transport::{
     ConfigureCommandExt, StreamableHttpClientTransport, StreamableHttpServerConfig,
     StreamableHttpService, TokioChildProcess,
 };
-use t402_client::{Payer, SpendPolicy};
-use t402_core::{Network, NetworkPattern};
-use t402_evm::ExactEvmClient;
 use t402_evm::devnet::Devnet;
-use t402_examples::mcp_paid_tool::{CHAIN, devnet_facilitator, paid_weather};
+use t402_examples::mcp_paid_tool::{CHAIN, devnet_facilitator, paid_weather, weather_payer};
 use t402_mcp::{PaidToolResult, PayingClient, codec};
 
 /// Calls `get_weather` unpaid (a payment-required result naming the token), then pays for it
@@ -32,17 +29,7 @@ async fn pay_for_weather(peer: Peer<RoleClient>, key: PrivateKeySigner) -> PaidT
     let token = required["accepts"][0]["asset"].as_str().unwrap().to_owned();
     assert_eq!(required["accepts"][0]["amount"], "10000");
     assert_eq!(required["accepts"][0]["network"], format!("eip155:{CHAIN}"));
-    let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(ExactEvmClient::new(key)),
-        )
-        .policy(
-            SpendPolicy::new()
-                .allow_asset(Network::eip155(CHAIN), &token, 6, Some("0.05"))
-                .unwrap(),
-        );
-    PayingClient::new(peer, payer)
+    PayingClient::new(peer, weather_payer(key, &token).unwrap())
         .call_tool(CallToolRequestParams::new("get_weather"))
         .await
         .unwrap()

@@ -225,12 +225,16 @@ impl Codec {
         kind: HeaderKind,
         value: impl AsRef<[u8]>,
     ) -> Result<T, CodecError> {
-        let raw = value.as_ref();
-        self.check_size(kind, raw)?;
-        let json = STANDARD
-            .decode(raw)
-            .map_err(|source| CodecError::Base64 { kind, source })?;
+        let json = self.decode_base64(kind, value.as_ref())?;
         Self::decode_json(kind, &json)
+    }
+
+    /// The JSON bytes of a base64 header value of `kind`, its size checked first.
+    fn decode_base64(&self, kind: HeaderKind, raw: &[u8]) -> Result<Vec<u8>, CodecError> {
+        self.check_size(kind, raw)?;
+        STANDARD
+            .decode(raw)
+            .map_err(|source| CodecError::Base64 { kind, source })
     }
 
     /// Reads JSON bytes of `kind` into `T` (strict JSON, version checked first).
@@ -264,11 +268,7 @@ impl Codec {
         value: impl AsRef<[u8]>,
     ) -> Result<PaymentPayload, CodecError> {
         let kind = HeaderKind::PaymentSignature;
-        let raw = value.as_ref();
-        self.check_size(kind, raw)?;
-        let json = STANDARD
-            .decode(raw)
-            .map_err(|source| CodecError::Base64 { kind, source })?;
+        let json = self.decode_base64(kind, value.as_ref())?;
         // The payment's reader refuses repeated keys and any version but 2 by itself
         // (`wire::de`): a payment that reads is read in one pass. One that does not is read
         // again to say why.

@@ -149,10 +149,15 @@ impl World {
 
     /// The payer under `policy`.
     fn payer_with(&self, policy: SpendPolicy) -> Payer {
+        Self::signing(self.payer.clone(), policy)
+    }
+
+    /// A payer signing with `key` under `policy`.
+    fn signing(key: PrivateKeySigner, policy: SpendPolicy) -> Payer {
         Payer::new()
             .mechanism(
                 NetworkPattern::parse("eip155:*").unwrap(),
-                Arc::new(ExactEvmClient::new(self.payer.clone())),
+                Arc::new(ExactEvmClient::new(key)),
             )
             .policy(policy)
     }
@@ -274,22 +279,7 @@ async fn an_invalid_payment_is_refused_with_the_reason_and_never_paid_twice() {
     let world = World::new();
     let client = world.connect(world.facilitator.clone()).await;
     // A payer without funds: verification refuses (simulation), the client does not pay again.
-    let poor = PrivateKeySigner::random();
-    let payer = Payer::new()
-        .mechanism(
-            NetworkPattern::parse("eip155:*").unwrap(),
-            Arc::new(ExactEvmClient::new(poor)),
-        )
-        .policy(
-            SpendPolicy::new()
-                .allow_asset(
-                    Network::eip155(CHAIN),
-                    &world.token.to_checksum(None),
-                    6,
-                    Some("0.05"),
-                )
-                .unwrap(),
-        );
+    let payer = World::signing(PrivateKeySigner::random(), world.policy("0.05"));
     let paying = PayingClient::new(client.peer().clone(), payer);
     match paying
         .call_tool(CallToolRequestParams::new("get_weather"))

@@ -26,11 +26,7 @@ fn take<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     slot: &mut Option<T>,
     name: &'static str,
 ) -> Result<(), A::Error> {
-    if slot.is_some() {
-        return Err(de::Error::duplicate_field(name));
-    }
-    *slot = Some(map.next_value()?);
-    Ok(())
+    take_with(map, slot, name, |map| map.next_value())
 }
 
 /// Reads the next value into `slot` with `read`, refusing a field given twice.

@@ -121,16 +121,28 @@ impl FacilitatorRequest {
 
     /// Reads a request from JSON, choosing the version from `paymentPayload`.
     pub fn from_json(value: Value) -> Result<Self, FacilitatorRequestError> {
-        let payload = value
-            .get("paymentPayload")
-            .ok_or(FacilitatorRequestError::MissingField("paymentPayload"))?;
-        if value.get("paymentRequirements").is_none() {
+        let number = Self::version_of(
+            value.get("paymentPayload"),
+            value.get("paymentRequirements").is_some(),
+        )?;
+        Ok(match number {
+            2 => Self::V2(serde_json::from_value(value)?),
+            _ => Self::V1(serde_json::from_value(value)?),
+        })
+    }
+
+    /// The version (2 or 1) of a request whose payment payload is `payload`, once both parts
+    /// are known to be present.
+    fn version_of(
+        payload: Option<&Value>,
+        has_requirements: bool,
+    ) -> Result<u32, FacilitatorRequestError> {
+        let payload = payload.ok_or(FacilitatorRequestError::MissingField("paymentPayload"))?;
+        if !has_requirements {
             return Err(FacilitatorRequestError::MissingField("paymentRequirements"));
         }
-        let version = ProtocolVersion::of_json(payload)?;
-        match version.number {
-            2 => Ok(Self::V2(serde_json::from_value(value)?)),
-            1 => Ok(Self::V1(serde_json::from_value(value)?)),
+        match ProtocolVersion::of_json(payload)?.number {
+            found @ (1 | 2) => Ok(found),
             found => Err(VersionError::Unexpected { expected: 2, found }.into()),
         }
     }
@@ -152,18 +164,11 @@ impl FacilitatorRequest {
         }
         let text = crate::json::check_unique_keys(bytes)?;
         let peek: Peek = serde_json::from_str(text)?;
-        let payload = peek
-            .payload
-            .ok_or(FacilitatorRequestError::MissingField("paymentPayload"))?;
-        if !peek.requirements {
-            return Err(FacilitatorRequestError::MissingField("paymentRequirements"));
-        }
-        let version = ProtocolVersion::of_json(&payload)?;
-        match version.number {
-            2 => Ok(Self::V2(serde_json::from_str(text)?)),
-            1 => Ok(Self::V1(serde_json::from_str(text)?)),
-            found => Err(VersionError::Unexpected { expected: 2, found }.into()),
-        }
+        let number = Self::version_of(peek.payload.as_ref(), peek.requirements)?;
+        Ok(match number {
+            2 => Self::V2(serde_json::from_str(text)?),
+            _ => Self::V1(serde_json::from_str(text)?),
+        })
     }
 }
 

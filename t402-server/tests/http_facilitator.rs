@@ -324,3 +324,33 @@ async fn a_redirect_is_not_followed_with_the_payment() {
     // `expect(0)` is checked when `elsewhere` is dropped; checked here too.
     assert!(elsewhere.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_unreachable_facilitator_is_unavailable_and_its_url_is_never_quoted() {
+    // A port nobody listens on (bound, then closed), and a key in the URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let facilitator = HttpFacilitator::new(&format!("http://127.0.0.1:{port}/k/sekret-key/"))
+        .unwrap()
+        .with_retry(RetryPolicy::new(2, Duration::from_millis(5)));
+    for error in [
+        facilitator.verify(&request()).await.unwrap_err(),
+        facilitator.supported().await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(error, FacilitatorError::Unavailable(_)),
+            "{error:?}"
+        );
+        // The whole chain of causes, shown and debugged.
+        let mut shown = format!("{error} {error:?}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            shown.push_str(&format!(" {cause} {cause:?}"));
+            source = cause.source();
+        }
+        assert!(!shown.contains("sekret-key"), "{shown}");
+    }
+}

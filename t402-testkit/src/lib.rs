@@ -762,13 +762,36 @@ pub async fn request_rate(url: &str, status: u16, connections: u64, seconds: u64
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StubFacilitator;
 
+impl StubFacilitator {
+    /// Its verification answer: valid, from `0xpayer`.
+    pub fn valid() -> t402_core::VerifyResponse {
+        t402_core::VerifyResponse::valid("0xpayer")
+    }
+
+    /// Its settlement answer: a success on [`CHAIN`], transaction `0x01`.
+    pub fn settled() -> t402_core::SettleResponse {
+        t402_core::SettleResponse::success("0x01", format!("eip155:{CHAIN}"), "0xpayer")
+    }
+
+    /// Its `/supported` answer: `exact` on [`CHAIN`], v2.
+    pub fn kinds() -> t402_core::SupportedResponse {
+        let mut answer = t402_core::SupportedResponse::default();
+        answer.kinds.push(t402_core::SupportedKind::new(
+            t402_core::ProtocolVersion::new(2, t402_core::VersionKey::X402),
+            "exact",
+            format!("eip155:{CHAIN}"),
+        ));
+        answer
+    }
+}
+
 impl Facilitator for StubFacilitator {
     fn verify<'a>(
         &'a self,
         _: &'a t402_core::FacilitatorRequest,
     ) -> t402_core::BoxFuture<'a, Result<t402_core::VerifyResponse, t402_core::FacilitatorError>>
     {
-        Box::pin(async { Ok(t402_core::VerifyResponse::valid("0xpayer")) })
+        Box::pin(async { Ok(Self::valid()) })
     }
 
     fn settle<'a>(
@@ -776,29 +799,43 @@ impl Facilitator for StubFacilitator {
         _: &'a t402_core::FacilitatorRequest,
     ) -> t402_core::BoxFuture<'a, Result<t402_core::SettleResponse, t402_core::FacilitatorError>>
     {
-        Box::pin(async {
-            Ok(t402_core::SettleResponse::success(
-                "0x01",
-                format!("eip155:{CHAIN}"),
-                "0xpayer",
-            ))
-        })
+        Box::pin(async { Ok(Self::settled()) })
     }
 
     fn supported(
         &self,
     ) -> t402_core::BoxFuture<'_, Result<t402_core::SupportedResponse, t402_core::FacilitatorError>>
     {
-        Box::pin(async {
-            let mut answer = t402_core::SupportedResponse::default();
-            answer.kinds.push(t402_core::SupportedKind::new(
-                t402_core::ProtocolVersion::new(2, t402_core::VersionKey::X402),
-                "exact",
-                format!("eip155:{CHAIN}"),
-            ));
-            Ok(answer)
-        })
+        Box::pin(async { Ok(Self::kinds()) })
     }
+}
+
+/// [`StubFacilitator`]'s answers as a bare axum app: `POST /verify` and `POST /settle` take the
+/// body and answer the same JSON bytes every time (written once, from the stub's answers), `GET
+/// /supported` likewise. The request is not read: this is a facilitator that costs nothing
+/// here, as one on another machine would, so a bench measures the API server alone.
+pub fn fixed_answer_facilitator() -> Router {
+    use axum::body::Bytes;
+    use axum::routing::post;
+    let json = |bytes: serde_json::Result<Vec<u8>>| Bytes::from(bytes.expect("an answer"));
+    let verify = json(serde_json::to_vec(&StubFacilitator::valid()));
+    let settle = json(serde_json::to_vec(&StubFacilitator::settled()));
+    let supported = json(serde_json::to_vec(&StubFacilitator::kinds()));
+    let answer = |bytes: Bytes| {
+        move |_: Bytes| {
+            let bytes = bytes.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    bytes,
+                )
+            }
+        }
+    };
+    Router::new()
+        .route("/verify", post(answer(verify)))
+        .route("/settle", post(answer(settle)))
+        .route("/supported", get(answer(supported)))
 }
 
 /// Paid requests per second against `url`: each payment header sent once, `connections` at a

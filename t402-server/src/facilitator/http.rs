@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
-use reqwest::{Client, StatusCode, Url};
+use http::StatusCode;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use t402_core::error::BoxFuture;
@@ -16,8 +17,9 @@ use t402_core::{
     VersionKey, wire::FacilitatorRequest,
 };
 
-const APPLICATION_JSON: reqwest::header::HeaderValue =
-    reqwest::header::HeaderValue::from_static("application/json");
+use super::transport::{Failure, Target, Transport};
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The default time allowed for `/supported` and `/verify`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,12 +92,17 @@ impl Default for RetryPolicy {
 ///
 /// Redirects are not followed: a 3xx answer is an HTTP error, so a payment never travels to
 /// another address than the configured one.
+///
+/// Requests go straight to the facilitator over hyper's pooled HTTP/1.1 client (TLS by rustls
+/// with the platform's verifier), or, when the environment names a proxy for its URL
+/// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, less `NO_PROXY`), through that proxy (with
+/// reqwest).
 #[derive(Clone)]
 pub struct HttpFacilitator {
     base: Url,
     /// The endpoints' URLs, joined once.
     urls: Arc<EndpointUrls>,
-    client: Client,
+    transport: Transport,
     timeout: Duration,
     settle_timeout: Duration,
     retry: RetryPolicy,
@@ -109,6 +116,7 @@ impl fmt::Debug for HttpFacilitator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpFacilitator")
             .field("url", &self.base.as_str())
+            .field("proxied", &self.transport.is_proxied())
             .field("timeout", &self.timeout)
             .field("settle_timeout", &self.settle_timeout)
             .field("retry", &self.retry)
@@ -121,21 +129,22 @@ impl fmt::Debug for HttpFacilitator {
 /// The three endpoints' URLs under a base.
 #[derive(Debug)]
 struct EndpointUrls {
-    supported: Url,
-    verify: Url,
-    settle: Url,
+    supported: Target,
+    verify: Target,
+    settle: Target,
 }
 
 impl EndpointUrls {
     fn under(base: &Url) -> Option<Self> {
+        let target = |endpoint: Endpoint| Target::new(base.join(endpoint.path()).ok()?);
         Some(Self {
-            supported: base.join(Endpoint::Supported.path()).ok()?,
-            verify: base.join(Endpoint::Verify.path()).ok()?,
-            settle: base.join(Endpoint::Settle.path()).ok()?,
+            supported: target(Endpoint::Supported)?,
+            verify: target(Endpoint::Verify)?,
+            settle: target(Endpoint::Settle)?,
         })
     }
 
-    fn of(&self, endpoint: Endpoint) -> &Url {
+    fn of(&self, endpoint: Endpoint) -> &Target {
         match endpoint {
             Endpoint::Supported => &self.supported,
             Endpoint::Verify => &self.verify,
@@ -151,9 +160,9 @@ pub enum HttpFacilitatorError {
     /// The URL is not an absolute http or https URL.
     #[error("invalid facilitator URL `{0}`")]
     Url(String),
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built (its TLS configuration, for one).
     #[error("HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
+    Client(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl HttpFacilitator {
@@ -169,19 +178,24 @@ impl HttpFacilitator {
         // `join` replaces the last segment unless the base ends with a slash.
         let path = format!("{}/", base.path().trim_end_matches('/'));
         base.set_path(&path);
-        let urls =
-            EndpointUrls::under(&base).ok_or_else(|| HttpFacilitatorError::Url(url.to_owned()))?;
         // Redirects are not followed: a payment goes to the configured facilitator only (a
         // redirect would carry it elsewhere), and a settlement is never sent twice.
-        let client = Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(HttpFacilitatorError::Client)?;
+        let transport = Transport::for_url(&base).map_err(HttpFacilitatorError::Client)?;
+        Self::with_transport(url, base, transport)
+    }
+
+    /// A facilitator at `base` (`url` as given, for errors), reached by `transport`.
+    fn with_transport(
+        url: &str,
+        base: Url,
+        transport: Transport,
+    ) -> Result<Self, HttpFacilitatorError> {
+        let urls =
+            EndpointUrls::under(&base).ok_or_else(|| HttpFacilitatorError::Url(url.to_owned()))?;
         Ok(Self {
             base,
             urls: Arc::new(urls),
-            client,
+            transport,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             settle_timeout: DEFAULT_SETTLE_TIMEOUT,
             retry: RetryPolicy::default(),
@@ -267,47 +281,27 @@ impl HttpFacilitator {
         endpoint: Endpoint,
         body: Option<&bytes::Bytes>,
     ) -> Result<(StatusCode, bytes::Bytes), Attempt> {
-        let url = self.urls.of(endpoint).clone();
         let timeout = match endpoint {
             Endpoint::Settle => self.settle_timeout,
             _ => self.timeout,
         };
-        let mut request = match body {
-            // A clone of `Bytes` shares the encoded body across retries.
-            Some(body) => self.client.post(url).body(body.clone()),
-            None => self.client.get(url),
-        }
-        .header(CONTENT_TYPE, APPLICATION_JSON);
+        let mut headers = HeaderMap::with_capacity(1);
+        headers.insert(CONTENT_TYPE, APPLICATION_JSON);
         if let Some(auth) = &self.auth {
-            request = request.headers(auth(endpoint));
+            headers.extend(auth(endpoint));
         }
-        let response = match tokio::time::timeout(timeout, request.send()).await {
+        let exchange = self
+            .transport
+            .exchange(self.urls.of(endpoint), headers, body);
+        let (status, body) = match tokio::time::timeout(timeout, exchange).await {
             Err(_) => return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout))),
-            Ok(Err(err)) if err.is_connect() => {
-                return Err(Attempt::Retryable(FacilitatorError::Unavailable(Box::new(
-                    err.without_url(),
-                ))));
+            Ok(Err(Failure::Connect(err))) => {
+                return Err(Attempt::Retryable(FacilitatorError::Unavailable(err)));
             }
-            Ok(Err(err)) if err.is_timeout() => {
-                return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout)));
+            Ok(Err(Failure::Exchange(err))) => {
+                return Err(Attempt::Fatal(FacilitatorError::Unavailable(err)));
             }
-            // The facilitator's URL may carry a key: errors never quote it.
-            Ok(Err(err)) => {
-                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(
-                    err.without_url(),
-                ))));
-            }
-            Ok(Ok(response)) => response,
-        };
-        let status = response.status();
-        let body = match tokio::time::timeout(timeout, response.bytes()).await {
-            Err(_) => return Err(Attempt::Fatal(FacilitatorError::Timeout(timeout))),
-            Ok(Err(err)) => {
-                return Err(Attempt::Fatal(FacilitatorError::Unavailable(Box::new(
-                    err.without_url(),
-                ))));
-            }
-            Ok(Ok(body)) => body,
+            Ok(Ok(answer)) => answer,
         };
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(Attempt::Retryable(FacilitatorError::Http {
@@ -508,5 +502,61 @@ impl Facilitator for HttpFacilitator {
             self.learn_key(&answer);
             Ok(answer)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::routing::get;
+    use hyper_util::client::proxy::matcher::Matcher;
+    use t402_core::Facilitator;
+
+    use super::*;
+
+    /// Serves `app` on loopback; its address.
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{address}")
+    }
+
+    fn reached_through(proxy: &str, no_proxy: &str) -> HttpFacilitator {
+        // `.invalid` never resolves: only a proxy can answer for it.
+        let url = "http://facilitator.invalid/x402/";
+        let base: Url = url.parse().unwrap();
+        let matcher = Matcher::builder().http(proxy).no(no_proxy).build();
+        let proxied = reqwest::Client::builder().proxy(reqwest::Proxy::http(proxy).unwrap());
+        let transport = Transport::with_proxies(&base, &matcher, proxied).unwrap();
+        HttpFacilitator::with_transport(url, base, transport).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_proxy_named_for_the_facilitator_carries_its_requests() {
+        // The proxy answers `/supported` itself, for the absolute-form request it receives.
+        let proxy = serve(Router::new().route(
+            "/x402/supported",
+            get(|| async {
+                axum::Json(serde_json::json!({
+                    "kinds": [{"x402Version": 2, "scheme": "exact", "network": "eip155:8453"}],
+                    "extensions": [],
+                    "signers": {}
+                }))
+            }),
+        ))
+        .await;
+        let facilitator = reached_through(&proxy, "");
+        assert!(facilitator.transport.is_proxied());
+        let answer = facilitator.supported().await.unwrap();
+        assert_eq!(answer.kinds.len(), 1);
+
+        // Excluded by `NO_PROXY`, the facilitator is reached directly (and is not there).
+        let facilitator = reached_through(&proxy, "facilitator.invalid");
+        assert!(!facilitator.transport.is_proxied());
+        assert!(matches!(
+            facilitator.supported().await,
+            Err(FacilitatorError::Unavailable(_))
+        ));
     }
 }

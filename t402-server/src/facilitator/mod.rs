@@ -7,6 +7,8 @@
 mod http;
 mod precedence;
 mod recorded;
+#[cfg(feature = "http-facilitator")]
+mod transport;
 
 #[cfg(feature = "http-facilitator")]
 pub use http::{

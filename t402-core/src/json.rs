@@ -171,11 +171,16 @@ impl StrictValue {
         key: String,
         value: Value,
     ) -> Result<(), E> {
-        if object.contains_key(&key) {
-            return Err(E::custom(format!("duplicate key `{key}`")));
+        // One lookup: the key is hashed once.
+        match object.entry(key) {
+            serde_json::map::Entry::Occupied(entry) => {
+                Err(E::custom(format!("duplicate key `{}`", entry.key())))
+            }
+            serde_json::map::Entry::Vacant(entry) => {
+                entry.insert(value);
+                Ok(())
+            }
         }
-        object.insert(key, value);
-        Ok(())
     }
 }
 

@@ -11,8 +11,8 @@
 //!
 //! `cargo bench -p t402-server --bench paid_path` (`T402_LOAD_SECONDS`, default 2;
 //! `T402_LOAD_CONNECTIONS`, default 32; `T402_LOAD_ROUNDS`, default 5; `T402_LOAD_PAYMENTS`,
-//! default 10000 per paid run; `T402_LOAD_ONLY=paid`, `paid-service` or `bare` runs only those requests, for
-//! a profiler).
+//! default 10000 per paid run; `T402_LOAD_ONLY=paid`, `paid-service`, `402` or `bare` runs only those
+//! requests, for a profiler).
 
 // A benchmark binary reports on stdout.
 #![allow(missing_docs)]
@@ -82,7 +82,7 @@ fn main() {
         let paid_url = format!("{api}/paid");
         let service_url = format!("{api}/paid-service");
 
-        // `T402_LOAD_ONLY=paid`, `paid-service` or `bare` runs only those requests (for a
+        // `T402_LOAD_ONLY=paid`, `paid-service`, `402` or `bare` runs only those requests (for a
         // profiler).
         let only = std::env::var("T402_LOAD_ONLY").unwrap_or_default();
         match only.as_str() {
@@ -91,6 +91,11 @@ fn main() {
                     t402_testkit::request_rate(&format!("{api}/bare"), 200, connections, seconds)
                         .await;
                 println!("bare axum route {rate:>10.0} req/s");
+                return;
+            }
+            "402" => {
+                let rate = t402_testkit::request_rate(&paid_url, 402, connections, seconds).await;
+                println!("402 challenge {rate:>10.0} req/s");
                 return;
             }
             "paid" | "paid-service" => {

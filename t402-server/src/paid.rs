@@ -155,9 +155,9 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    let requirements = accepted.event.requirements.clone();
+    let requirements = &accepted.event.requirements;
     // One request for verification and settlement (unless usage changes the amount).
-    let facilitator_request = accepted.facilitator_request(&requirements);
+    let facilitator_request = accepted.facilitator_request(requirements);
     let verified = match verify(state, priced, accepted, &facilitator_request).await {
         Ok(verified) => verified,
         Err(error) => return (Ok(answer(error)), Outcome::Release),
@@ -232,7 +232,7 @@ where
     }
     let held = hold_response(priced, &parts, body)
         .await
-        .and_then(|bytes| used_requirements(&mut parts, &requirements).map(|used| (bytes, used)));
+        .and_then(|bytes| used_requirements(&mut parts, requirements).map(|used| (bytes, used)));
     let (bytes, used) = match held {
         Ok(held) => held,
         Err(error) => return (Ok(answer(error)), Outcome::Release),
@@ -380,19 +380,19 @@ async fn accept(
             None,
         )
     };
-    let text = |header: &HeaderValue| {
+    // Borrowed: the header is read where it is.
+    fn text(header: &HeaderValue) -> Result<&str, String> {
         header
             .to_str()
-            .map(str::to_owned)
             .map_err(|_| "the payment header is not ASCII".to_owned())
-    };
+    }
     let (payment, matched, v1) = match presented {
         Presented::V2(header) => {
             let payment: PaymentPayload = text(header)
                 .and_then(|value| {
                     state
                         .codec
-                        .decode_payment_signature(&value)
+                        .decode_payment_signature(value)
                         .map_err(|err| err.to_string())
                 })
                 .map_err(malformed)?;
@@ -406,7 +406,7 @@ async fn accept(
                 .and_then(|value| {
                     state
                         .codec
-                        .decode_x_payment(&value)
+                        .decode_x_payment(value)
                         .map_err(|err| err.to_string())
                 })
                 .map_err(malformed)?;

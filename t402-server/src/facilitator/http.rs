@@ -21,6 +21,9 @@ use super::transport::{Failure, Target, Transport};
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
+/// The room a request's JSON is written into at first (most fit).
+const ENCODED_CAPACITY: usize = 2048;
+
 /// The default time allowed for `/supported` and `/verify`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -390,9 +393,11 @@ impl HttpFacilitator {
             |err: &dyn fmt::Display| FacilitatorError::MalformedResponse(format!("request: {err}"));
         let key = self.version_key();
         if names_version_with(request, key) {
-            return serde_json::to_vec(request)
-                .map(bytes::Bytes::from)
-                .map_err(|err| malformed(&err));
+            // Room for a typical request (about 1.2 KiB), so the buffer is not regrown as it is
+            // written.
+            let mut body = Vec::with_capacity(ENCODED_CAPACITY);
+            serde_json::to_writer(&mut body, request).map_err(|err| malformed(&err))?;
+            return Ok(bytes::Bytes::from(body));
         }
         let mut body = serde_json::to_value(request).map_err(|err| malformed(&err))?;
         if let Some(object) = body.as_object_mut() {

@@ -108,9 +108,10 @@ impl Authorization {
         self.typed().eip712_hash_struct()
     }
 
-    /// The digest a payer signs under `domain`.
+    /// The digest a payer signs under `domain` (its separator remembered:
+    /// [`crate::eip712::signing_digest`]).
     pub fn signing_hash(&self, domain: &Eip712Domain) -> B256 {
-        self.typed().eip712_signing_hash(domain)
+        crate::eip712::signing_digest(domain, self.struct_hash())
     }
 
     /// The wire form: checksummed addresses, decimal numbers, lowercase hex nonce.

@@ -23,6 +23,7 @@ pub mod contracts;
 #[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod eip3009;
+pub mod eip712;
 pub mod error;
 pub mod facilitator;
 pub mod payload;

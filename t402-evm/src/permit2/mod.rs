@@ -178,13 +178,10 @@ impl Permit2Authorization {
         }
     }
 
-    /// The digest the payer signs on `chain_id`.
+    /// The digest the payer signs on `chain_id` (the domain's separator remembered:
+    /// [`crate::eip712::signing_digest`]).
     pub fn signing_hash(&self, chain_id: u64) -> B256 {
-        let domain = permit2_domain(chain_id);
-        match self.witness.facilitator {
-            None => self.exact_typed().eip712_signing_hash(&domain),
-            Some(facilitator) => self.upto_typed(facilitator).eip712_signing_hash(&domain),
-        }
+        crate::eip712::signing_digest(&permit2_domain(chain_id), self.struct_hash())
     }
 
     fn exact_typed(&self) -> exact_types::PermitWitnessTransferFrom {

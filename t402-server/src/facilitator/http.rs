@@ -510,7 +510,8 @@ impl Facilitator for HttpFacilitator {
     }
 }
 
-#[cfg(test)]
+// The stand-in proxy is an axum app.
+#[cfg(all(test, feature = "facilitator-service"))]
 mod tests {
     use axum::Router;
     use axum::routing::get;

@@ -34,6 +34,17 @@ pub(super) enum Failure {
     Exchange(BoxError),
 }
 
+impl Failure {
+    /// `err`, a connection failure when `connecting`.
+    fn of(connecting: bool, err: impl Into<BoxError>) -> Self {
+        if connecting {
+            Self::Connect(err.into())
+        } else {
+            Self::Exchange(err.into())
+        }
+    }
+}
+
 /// One facilitator endpoint: its URL for each kind of client.
 #[derive(Debug)]
 pub(super) struct Target {
@@ -118,19 +129,16 @@ impl Transport {
                 *request.method_mut() = method;
                 *request.uri_mut() = target.uri.clone();
                 *request.headers_mut() = headers;
-                let response = client.request(request).await.map_err(|err| {
-                    if err.is_connect() {
-                        Failure::Connect(err.into())
-                    } else {
-                        Failure::Exchange(err.into())
-                    }
-                })?;
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|err| Failure::of(err.is_connect(), err))?;
                 let status = response.status();
                 let body = response
                     .into_body()
                     .collect()
                     .await
-                    .map_err(|err| Failure::Exchange(err.into()))?
+                    .map_err(|err| Failure::of(false, err))?
                     .to_bytes();
                 Ok((status, body))
             }
@@ -141,18 +149,16 @@ impl Transport {
                     None => client.get(target.url.clone()),
                 };
                 // The facilitator's URL may carry a key: errors never quote it.
-                let response = request.headers(headers).send().await.map_err(|err| {
-                    if err.is_connect() {
-                        Failure::Connect(err.without_url().into())
-                    } else {
-                        Failure::Exchange(err.without_url().into())
-                    }
-                })?;
+                let response = request
+                    .headers(headers)
+                    .send()
+                    .await
+                    .map_err(|err| Failure::of(err.is_connect(), err.without_url()))?;
                 let status = response.status();
                 let body = response
                     .bytes()
                     .await
-                    .map_err(|err| Failure::Exchange(err.without_url().into()))?;
+                    .map_err(|err| Failure::of(false, err.without_url()))?;
                 Ok((status, body))
             }
         }
